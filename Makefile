@@ -1,0 +1,40 @@
+# Two commands for a newcomer:  make run  (execute the notebook course)  and  make test  (the whole test suite).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench browser-deps data clean-outputs help
+
+help:
+	@echo "make run           create .venv, install, execute the notebook course into outputs/"
+	@echo "make test          create/update .venv, run the whole test suite"
+	@echo "make bench         run the benchmarks and write benchmarks/results.md"
+	@echo "make browser-deps  install Debian's chromium for the end-to-end browser test (needs root or sudo)"
+	@echo "make data          rebuild the embedded dataset from the DeepMimic clips (needs the pybullet extra)"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m ehfusion.course run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+data: $(STAMP)
+	$(BIN)/python -m ehfusion.data.embedded --out data
+
+browser-deps:
+	@if [ -x /usr/bin/chromium ]; then echo "chromium is already installed"; \
+	else SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	     $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; fi
+
+clean-outputs:
+	rm -rf outputs
