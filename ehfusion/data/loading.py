@@ -1,0 +1,511 @@
+"""Read VideoPose3D-format pose files into a :class:`PoseDataset` of per-camera :class:`Sequence` objects.
+
+Files (in ``data_dir``, default :data:`ehfusion.paths.DATA_DIR`):
+
+* ``data_3d_<name>.npz`` with ``positions_3d[subject][action]`` (N, J, 3) world coordinates in metres;
+* ``data_2d_<name>_<keypoints>.npz`` with ``positions_2d[subject][action]`` = list over cameras of (N, K, 2) pixels
+  (or (N, K, 3) with a detector confidence, which is dropped) and ``metadata``.
+
+.. warning::
+   These files store pickled Python objects and are read with ``np.load(..., allow_pickle=True)``. Unpickling can run
+   arbitrary code: only load files you trust (your own, the ones built here, or ones from the dataset authors).
+
+Each dataset is a registered :class:`DatasetSpec` (layout, frame rate, camera set, subject splits, where the files
+come from), so adding one is adding a spec, not another branch.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from ehfusion import paths
+from ehfusion.cameras import Camera, get_cameras
+from ehfusion.skeleton import H36M_17, H36M_32_TO_17, HUMANEVA_15, Skeleton
+
+__all__ = [
+    "Sequence",
+    "PoseDataset",
+    "DatasetSpec",
+    "DATASETS",
+    "register_dataset",
+    "dataset_spec",
+    "load_dataset",
+    "load_positions_3d",
+    "load_positions_2d",
+    "H36M_TRAIN_SUBJECTS",
+    "H36M_TEST_SUBJECTS",
+    "H36M_VALIDATION_SUBJECTS",
+    "EMBEDDED_TRAIN_SUBJECTS",
+    "EMBEDDED_TEST_SUBJECTS",
+    "EMBEDDED_VALIDATION_SUBJECTS",
+    "HUMANEVA_TRAIN_SUBJECTS",
+    "HUMANEVA_TEST_SUBJECTS",
+    "HUMANEVA_VALIDATION_SUBJECTS",
+]
+
+# ----------------------------------------------------------------------------------------------------- splits
+H36M_TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
+H36M_TEST_SUBJECTS = ("S9", "S11")
+H36M_VALIDATION_SUBJECTS = ("S8",)  # held out from the training subjects to pick the best epoch
+EMBEDDED_TRAIN_SUBJECTS = H36M_TRAIN_SUBJECTS
+EMBEDDED_TEST_SUBJECTS = H36M_TEST_SUBJECTS
+EMBEDDED_VALIDATION_SUBJECTS = H36M_VALIDATION_SUBJECTS
+HUMANEVA_TRAIN_SUBJECTS = ("Train/S1", "Train/S2", "Train/S3")
+HUMANEVA_TEST_SUBJECTS = ("Validate/S1", "Validate/S2", "Validate/S3")
+HUMANEVA_VALIDATION_SUBJECTS = ("Train/S3",)
+
+
+# ----------------------------------------------------------------------------------------------------- records
+@dataclass
+class Sequence:
+    """One subject / action / camera: model inputs and (when known) 3D targets in that camera's coordinates."""
+
+    subject: str
+    action: str
+    camera: int  # index of the camera within the subject's cameras
+    keypoints_2d: np.ndarray  # (N, J, 2) float32, normalised screen coordinates
+    poses_3d: np.ndarray | None  # (N, J, 3) float32, camera coordinates, metres, root-relative (root joint = 0)
+    trajectory: np.ndarray | None  # (N, 3) float32, the root in camera coordinates, metres
+    intrinsics: np.ndarray  # (9,) float32: [fx/w*2, fy/w*2, cx_n, cy_n, k1, k2, k3, p1, p2]
+    fps: float
+
+    def __len__(self) -> int:
+        return len(self.keypoints_2d)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What ehfusion needs to know about one dataset in VideoPose3D format."""
+
+    name: str  # files are data_3d_<name>.npz and data_2d_<name>_<keypoints>.npz
+    skeleton: Skeleton
+    fps: float
+    camera_source: str  # a name for ehfusion.cameras.get_cameras
+    train_subjects: tuple[str, ...]
+    test_subjects: tuple[str, ...]
+    validation_subjects: tuple[str, ...]
+    how_to_get: str  # shown when the files are missing
+    raw_joint_maps: dict[int, tuple[int, ...]] = field(default_factory=dict)  # joints in file -> kept indices
+    keypoint_sources: tuple[str, ...] | None = None  # fixed choices (None: whatever 2D files exist)
+    prepare_2d: Callable[[Path, str], None] | None = None  # creates derived 2D files on first use
+    camera_subject: Callable[[str], str] = field(default=lambda subject: subject)  # file subject -> camera subject
+
+    def path_3d(self, data_dir: Path) -> Path:
+        return data_dir / f"data_3d_{self.name}.npz"
+
+    def path_2d(self, data_dir: Path, keypoints: str) -> Path:
+        return data_dir / f"data_2d_{self.name}_{keypoints}.npz"
+
+    def available_keypoints(self, data_dir: Path) -> list[str]:
+        """Keypoint sources that can be loaded: the fixed choices, or those with a file in ``data_dir``."""
+        if self.keypoint_sources is not None:
+            return list(self.keypoint_sources)
+        prefix = f"data_2d_{self.name}_"
+        return sorted(p.name[len(prefix):-len(".npz")] for p in data_dir.glob(f"{prefix}*.npz"))
+
+
+DATASETS: dict[str, DatasetSpec] = {}
+
+
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Add a dataset to :data:`DATASETS` (replacing one of the same name)."""
+    DATASETS[spec.name] = spec
+    return spec
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}") from None
+
+
+def _prepare_embedded_2d(data_dir: Path, keypoints: str) -> None:
+    from ehfusion.data.embedded import ensure_embedded_2d
+
+    ensure_embedded_2d(data_dir, keypoints)
+
+
+register_dataset(
+    DatasetSpec(
+        name="embedded",
+        skeleton=H36M_17,
+        fps=50.0,
+        camera_source="h36m",
+        train_subjects=EMBEDDED_TRAIN_SUBJECTS,
+        test_subjects=EMBEDDED_TEST_SUBJECTS,
+        validation_subjects=EMBEDDED_VALIDATION_SUBJECTS,
+        how_to_get="it ships with the repository as data/data_3d_embedded.npz; rebuild it with "
+        "`python -m ehfusion.data.embedded --out data/` (needs `pip install pybullet==3.2.7`)",
+        keypoint_sources=("gt", "det"),
+        prepare_2d=_prepare_embedded_2d,
+    )
+)
+register_dataset(
+    DatasetSpec(
+        name="h36m",
+        skeleton=H36M_17,
+        fps=50.0,
+        camera_source="h36m",
+        train_subjects=H36M_TRAIN_SUBJECTS,
+        test_subjects=H36M_TEST_SUBJECTS,
+        validation_subjects=H36M_VALIDATION_SUBJECTS,
+        how_to_get="Human3.6M is licensed: prepare data_3d_h36m.npz and data_2d_h36m_<keypoints>.npz as in "
+        "VideoPose3D's DATASETS.md and put them in the data folder (or point EHFUSION_DATA_DIR at theirs)",
+        raw_joint_maps={32: H36M_32_TO_17},
+    )
+)
+register_dataset(
+    DatasetSpec(
+        name="humaneva15",
+        skeleton=HUMANEVA_15,
+        fps=60.0,
+        camera_source="humaneva",
+        train_subjects=HUMANEVA_TRAIN_SUBJECTS,
+        test_subjects=HUMANEVA_TEST_SUBJECTS,
+        validation_subjects=HUMANEVA_VALIDATION_SUBJECTS,
+        how_to_get="HumanEva-I is licensed: prepare data_3d_humaneva15.npz and data_2d_humaneva15_<keypoints>.npz "
+        "as in VideoPose3D's DATASETS.md and put them in the data folder (or point EHFUSION_DATA_DIR at theirs)",
+        camera_subject=lambda subject: subject.split("/")[-1],  # 'Train/S1' -> 'S1'
+
+    )
+)
+
+
+# ----------------------------------------------------------------------------------------------------- file readers
+def _load_pickled(path: Path, key: str, what: str):
+    try:
+        with np.load(path, allow_pickle=True) as archive:
+            if key not in archive.files:
+                raise ValueError(
+                    f"{path} is not a VideoPose3D {what} file: it has no {key!r} entry (found {archive.files}); "
+                    f"write it with np.savez_compressed(path, {key}=...)"
+                )
+            return {k: archive[k].item() for k in archive.files}
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"{path} cannot be read as an .npz archive ({exc}); re-create or re-download it") from exc
+
+
+def load_positions_3d(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
+    """``positions_3d`` of a VideoPose3D 3D file (pickle: only for trusted files)."""
+    return _load_pickled(Path(path), "positions_3d", "3D")["positions_3d"]
+
+
+def load_positions_2d(path: str | Path) -> tuple[dict[str, dict[str, list[np.ndarray]]], dict]:
+    """``positions_2d`` and ``metadata`` of a VideoPose3D 2D file (pickle: only for trusted files)."""
+    content = _load_pickled(Path(path), "positions_2d", "2D")
+    return content["positions_2d"], content.get("metadata", {})
+
+
+def _natural_key(text: str):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+
+
+def _first_bad_frame(array: np.ndarray) -> int | None:
+    bad = ~np.isfinite(array).reshape(len(array), -1).all(axis=1)
+    return int(np.argmax(bad)) if bad.any() else None
+
+
+# ----------------------------------------------------------------------------------------------------- dataset
+class PoseDataset:
+    """A dataset in memory: world 3D poses, 2D keypoints in pixels and the cameras, per subject and action.
+
+    Build it with :func:`load_dataset`. :meth:`sequences` turns it into per-camera :class:`Sequence` objects.
+    """
+
+    def __init__(
+        self,
+        spec: DatasetSpec,
+        keypoints: str,
+        positions_3d: dict[str, dict[str, np.ndarray]],
+        positions_2d: dict[str, dict[str, list[np.ndarray]]],
+        cameras: dict[str, list[Camera]],
+        metadata: dict | None = None,
+    ) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.keypoints = keypoints
+        self.skeleton = spec.skeleton
+        self.fps = spec.fps
+        self.cameras = cameras
+        self.metadata = metadata or {}
+        self._positions_3d = positions_3d
+        self._positions_2d = positions_2d
+
+    def __repr__(self) -> str:
+        n = sum(len(a) for a in self._positions_3d.values())
+        return (
+            f"PoseDataset({self.name!r}, keypoints={self.keypoints!r}, {len(self.subjects)} subjects, "
+            f"{n} subject/action pairs, {self.num_frames()} frames, {self.skeleton.num_joints} joints, {self.fps} fps)"
+        )
+
+    @property
+    def subjects(self) -> list[str]:
+        """Subjects present in the files, naturally sorted (S1, S5, ..., S9, S11)."""
+        return sorted(self._positions_3d, key=_natural_key)
+
+    def actions(self, subject: str) -> list[str]:
+        """Sorted action names of ``subject``."""
+        return sorted(self._require_subject(subject))
+
+    def num_frames(self, subjects: Iterable[str] | None = None) -> int:
+        """Number of 3D frames (each seen by every camera)."""
+        subjects = self.subjects if subjects is None else subjects
+        return int(sum(len(p) for s in subjects for p in self._require_subject(s).values()))
+
+    def positions_world(self, subject: str, action: str) -> np.ndarray:
+        """World 3D poses (N, J, 3), metres."""
+        return self._require_action(subject, action)
+
+    def keypoints_pixels(self, subject: str, action: str, camera: int) -> np.ndarray:
+        """2D keypoints (N, J, 2) in pixels of one camera, trimmed to the 3D length."""
+        self._require_action(subject, action)
+        return self._positions_2d[subject][action][self._require_camera(subject, camera)]
+
+    def split_subjects(self, split: str) -> tuple[str, ...]:
+        """Subjects of ``'train'``, ``'test'`` or ``'validation'`` for this dataset."""
+        splits = {
+            "train": self.spec.train_subjects,
+            "test": self.spec.test_subjects,
+            "validation": self.spec.validation_subjects,
+        }
+        try:
+            return splits[split]
+        except KeyError:
+            raise KeyError(f"unknown split {split!r}; choose one of {', '.join(splits)}") from None
+
+    def sequences(
+        self,
+        subjects: Iterable[str] | None = None,
+        actions: Iterable[str] | None = None,
+        cameras: Iterable[int] | None = None,
+    ) -> list[Sequence]:
+        """Per-camera sequences of the chosen subjects (default all), actions and camera indices.
+
+        An entry of ``actions`` selects an action by its full name (``'walk 1'``) or by its base name without the take
+        number (``'walk'`` selects ``'walk'`` and ``'walk 1'``).
+        """
+        subjects = self.subjects if subjects is None else list(subjects)
+        wanted = None if actions is None else list(actions)
+        if wanted is not None:
+            known = {a for s in subjects for a in self._require_subject(s)}
+            known |= {_base_action(a) for a in known}
+            unknown = [a for a in wanted if a not in known]
+            if unknown:
+                raise KeyError(f"unknown actions {unknown}; known actions: {', '.join(sorted(known))}")
+        out: list[Sequence] = []
+        for subject in subjects:
+            for action in self.actions(subject):
+                if wanted is not None and action not in wanted and _base_action(action) not in wanted:
+                    continue
+                indices = range(len(self.cameras[subject])) if cameras is None else cameras
+                for index in indices:
+                    out.append(self.sequence(subject, action, index))
+        return out
+
+    def sequence(self, subject: str, action: str, camera: int) -> Sequence:
+        """One :class:`Sequence` (2D normalised, 3D root-relative in the camera's coordinates)."""
+        world = self._require_action(subject, action)
+        index = self._require_camera(subject, camera)
+        cam = self.cameras[subject][index]
+        pos_cam = cam.world_to_camera(world).astype(np.float32)
+        trajectory = pos_cam[:, self.skeleton.root].copy()
+        poses = pos_cam - trajectory[:, None]
+        poses[:, self.skeleton.root] = 0.0
+        pixels = self._positions_2d[subject][action][index]
+        return Sequence(
+            subject=subject,
+            action=action,
+            camera=index,
+            keypoints_2d=cam.normalize(pixels).astype(np.float32),
+            poses_3d=poses,
+            trajectory=trajectory,
+            intrinsics=cam.intrinsics,
+            fps=self.fps,
+        )
+
+    # ------------------------------------------------------------------ lookups with clear errors
+    def _require_subject(self, subject: str) -> dict[str, np.ndarray]:
+        try:
+            return self._positions_3d[subject]
+        except KeyError:
+            raise KeyError(
+                f"dataset {self.name!r} has no subject {subject!r}; subjects: {', '.join(self.subjects)}"
+            ) from None
+
+    def _require_action(self, subject: str, action: str) -> np.ndarray:
+        actions = self._require_subject(subject)
+        try:
+            return actions[action]
+        except KeyError:
+            raise KeyError(
+                f"subject {subject} of dataset {self.name!r} has no action {action!r}; "
+                f"actions: {', '.join(sorted(actions))}"
+            ) from None
+
+    def _require_camera(self, subject: str, camera: int) -> int:
+        count = len(self.cameras[subject])
+        if not 0 <= int(camera) < count:
+            raise IndexError(f"subject {subject} has {count} cameras (indices 0-{count - 1}); got camera {camera}")
+        return int(camera)
+
+
+def _base_action(action: str) -> str:
+    """``'walk 1'`` -> ``'walk'``; ``'Walk 1 chunk0'`` -> ``'Walk'`` (the action without its take number)."""
+    return action.split(" ")[0]
+
+
+# ----------------------------------------------------------------------------------------------------- validation
+def _reduce_3d(spec: DatasetSpec, positions_3d, path: Path) -> dict[str, dict[str, np.ndarray]]:
+    """Check layout and values of the 3D poses; reduce raw skeletons (32 joints) to the dataset layout."""
+    expected = spec.skeleton.num_joints
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for subject, actions in positions_3d.items():
+        for action, pos in actions.items():
+            pos = np.asarray(pos, dtype=np.float32)
+            if pos.ndim != 3 or pos.shape[-1] != 3:
+                raise ValueError(f"{path}: {subject}/{action} has shape {pos.shape}; expected (frames, joints, 3)")
+            joints = pos.shape[1]
+            if joints in spec.raw_joint_maps:
+                pos = pos[:, list(spec.raw_joint_maps[joints])]
+            elif joints != expected:
+                accepted = " or ".join(str(n) for n in [expected, *spec.raw_joint_maps])
+                raise ValueError(
+                    f"{path}: {subject}/{action} has {joints} joints but dataset {spec.name!r} (layout "
+                    f"{spec.skeleton.name}) needs {accepted}; use a file in the {spec.skeleton.name} layout"
+                )
+            bad = _first_bad_frame(pos)
+            if bad is not None:
+                raise ValueError(
+                    f"{path}: 3D poses of {subject}/{action} contain NaN or inf at frame {bad}; "
+                    f"repair or drop that sequence"
+                )
+            out.setdefault(subject, {})[action] = pos
+    return out
+
+
+def _check_metadata(spec: DatasetSpec, metadata: dict, path: Path) -> None:
+    layout = metadata.get("layout_name")
+    if layout is not None and layout != spec.skeleton.name:
+        raise ValueError(
+            f"{path}: keypoints are in layout {layout!r} but dataset {spec.name!r} needs {spec.skeleton.name!r} "
+            f"({spec.skeleton.num_joints} joints: {', '.join(spec.skeleton.joint_names)}); convert them to that "
+            f"joint order first (ehfusion.keypoints.conversion_matrix({layout!r}, {spec.skeleton.name!r}))"
+        )
+    num = metadata.get("num_joints")
+    if num is not None and int(num) != spec.skeleton.num_joints:
+        raise ValueError(
+            f"{path}: metadata says {num} joints but layout {spec.skeleton.name!r} has {spec.skeleton.num_joints}"
+        )
+    symmetry = metadata.get("keypoints_symmetry")
+    if symmetry is not None:
+        left, right = (sorted(int(i) for i in side) for side in symmetry)
+        if (left, right) != (sorted(spec.skeleton.joints_left), sorted(spec.skeleton.joints_right)):
+            raise ValueError(
+                f"{path}: keypoints_symmetry {symmetry} does not match layout {spec.skeleton.name!r} "
+                f"(left {list(spec.skeleton.joints_left)}, right {list(spec.skeleton.joints_right)}); "
+                f"the file uses another joint order"
+            )
+
+
+def _match_2d(spec: DatasetSpec, positions_3d, positions_2d, cameras, path_2d: Path):
+    """Check that 2D covers every 3D subject/action with one sequence per camera; trim 2D to the 3D length."""
+    expected = spec.skeleton.num_joints
+    out: dict[str, dict[str, list[np.ndarray]]] = {}
+    for subject, actions in positions_3d.items():
+        if subject not in positions_2d:
+            raise ValueError(
+                f"{path_2d} has no 2D keypoints for subject {subject} of the 3D file (its subjects: "
+                f"{', '.join(sorted(positions_2d, key=_natural_key))}); the 2D and 3D files do not belong together"
+            )
+        missing = sorted(set(actions) - set(positions_2d[subject]))
+        if missing:
+            raise ValueError(
+                f"{path_2d} lacks 2D keypoints for subject {subject}, actions {missing} of the 3D file; "
+                f"the 2D and 3D files do not belong together"
+            )
+        n_cams = len(cameras[subject])
+        for action, pos in actions.items():
+            views = positions_2d[subject][action]
+            if len(views) != n_cams:
+                raise ValueError(
+                    f"{path_2d}: {subject}/{action} has {len(views)} camera views but subject {subject} has "
+                    f"{n_cams} cameras; the 2D file must list one array per camera, in camera order"
+                )
+            trimmed = []
+            for index, view in enumerate(views):
+                view = np.asarray(view)
+                if view.ndim != 3 or view.shape[-1] not in (2, 3):
+                    raise ValueError(
+                        f"{path_2d}: {subject}/{action} camera {index} has shape {view.shape}; expected "
+                        f"(frames, joints, 2) or (frames, joints, 3) with a confidence"
+                    )
+                view = view[..., :2]  # drop a detector confidence channel
+                if view.shape[1] in spec.raw_joint_maps:
+                    view = view[:, list(spec.raw_joint_maps[view.shape[1]])]
+                if view.shape[1] != expected:
+                    raise ValueError(
+                        f"{path_2d}: {subject}/{action} camera {index} has {view.shape[1]} keypoints but layout "
+                        f"{spec.skeleton.name!r} has {expected}; use keypoints in that layout"
+                    )
+                if len(view) < len(pos):
+                    raise ValueError(
+                        f"{path_2d}: {subject}/{action} camera {index} has {len(view)} frames, fewer than the "
+                        f"{len(pos)} frames of the 3D sequence; the 2D and 3D files do not belong together"
+                    )
+                view = np.ascontiguousarray(view[: len(pos)], dtype=np.float32)
+                bad = _first_bad_frame(view)
+                if bad is not None:
+                    raise ValueError(
+                        f"{path_2d}: 2D keypoints of {subject}/{action} camera {index} contain NaN or inf at frame "
+                        f"{bad}; fill the gap (e.g. interpolate) or drop that sequence"
+                    )
+                trimmed.append(view)
+            out.setdefault(subject, {})[action] = trimmed
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------- entry point
+def load_dataset(name: str = "embedded", keypoints: str = "gt", data_dir: str | Path | None = None) -> PoseDataset:
+    """Load a dataset in VideoPose3D format.
+
+    ``name``: ``'embedded'`` (ships with the repository), ``'h36m'`` or ``'humaneva15'`` (bring your own files).
+    ``keypoints``: the 2D source, e.g. ``'gt'`` or ``'det'`` for the embedded set, ``'cpn_ft_h36m_dbb'`` for
+    Human3.6M. ``data_dir`` defaults to :data:`ehfusion.paths.DATA_DIR`.
+
+    The files hold pickles and are read with ``allow_pickle=True``: only load files you trust.
+    """
+    spec = dataset_spec(name)
+    data_dir = Path(data_dir) if data_dir is not None else paths.DATA_DIR
+    path_3d = spec.path_3d(data_dir)
+    if not path_3d.is_file():
+        raise FileNotFoundError(f"3D file {path_3d} not found for dataset {name!r}: {spec.how_to_get}")
+    choices = spec.available_keypoints(data_dir)
+    if keypoints not in choices:
+        listed = ", ".join(choices) or f"none (no data_2d_{spec.name}_*.npz in {data_dir}; {spec.how_to_get})"
+        raise KeyError(f"unknown keypoints {keypoints!r} for dataset {name!r}; available: {listed}")
+    if spec.prepare_2d is not None:
+        spec.prepare_2d(data_dir, keypoints)
+    path_2d = spec.path_2d(data_dir, keypoints)
+    if not path_2d.is_file():
+        raise FileNotFoundError(f"2D file {path_2d} not found for dataset {name!r}: {spec.how_to_get}")
+
+    positions_3d = _reduce_3d(spec, load_positions_3d(path_3d), path_3d)
+    positions_2d, metadata = load_positions_2d(path_2d)
+    _check_metadata(spec, metadata, path_2d)
+    all_cameras = get_cameras(spec.camera_source)
+    cameras: dict[str, list[Camera]] = {}
+    for subject in positions_3d:
+        key = spec.camera_subject(subject)
+        if key not in all_cameras:
+            raise ValueError(
+                f"{path_3d}: no calibrated cameras for subject {subject!r} in the {spec.camera_source} camera set "
+                f"(calibrated: {', '.join(all_cameras)}); drop that subject from the file"
+            )
+        cameras[subject] = all_cameras[key]
+    positions_2d = _match_2d(spec, positions_3d, positions_2d, cameras, path_2d)
+    return PoseDataset(spec, keypoints, positions_3d, positions_2d, cameras, metadata)
