@@ -45,7 +45,7 @@ def execute_notebook(source: Path, output: Path, parameters: dict | None = None,
     start = time.perf_counter()
     error = None
     env_before = os.environ.get("MPLBACKEND")
-    os.environ["MPLBACKEND"] = "Agg"  # never try to open a window
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures inline, never a window
     try:
         papermill.execute_notebook(
             str(source), str(output), parameters=parameters or {}, kernel_name="python3",
