@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+# OpenMP threads wait passively: much faster when other programs share the cores (see ehfusion/__init__.py).
+export OMP_WAIT_POLICY ?= PASSIVE
+
 .PHONY: run test bench browser-deps data clean-outputs help
 
 help:

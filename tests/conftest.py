@@ -1,6 +1,10 @@
 """Shared test fixtures: small synthetic sequences that follow the data contract, and a quiet, seeded torch."""
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads its OpenMP runtime
+
 from dataclasses import dataclass
 
 import numpy as np
