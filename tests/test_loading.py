@@ -10,7 +10,10 @@ from ehfusion.data import (
     H36M_VALIDATION_SUBJECTS,
     load_dataset,
 )
-from ehfusion.skeleton import H36M_17, H36M_32_TO_17, HUMANEVA_15
+from ehfusion.data.loading import select_actions
+from ehfusion.data.fake_datasets import coco_from_h36m
+from ehfusion.keypoints import conversion_matrix
+from ehfusion.skeleton import COCO_17, H36M_17, H36M_32_TO_17, HUMANEVA_15
 
 H36M_META = {
     "layout_name": "h36m", "num_joints": 17, "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]
@@ -62,6 +65,37 @@ def test_embedded_detections_load(embedded_gt):
     b = embedded_gt.sequences(["S11"], ["kick"], [0])[0]
     np.testing.assert_array_equal(a.poses_3d, b.poses_3d)
     assert 0 < np.abs(a.keypoints_2d - b.keypoints_2d).mean() < 0.05
+
+
+H36M_LIKE = ["Walking", "Walking 1", "WalkDog", "WalkDog 1", "WalkTogether 1", "Sitting 1", "SittingDown"]
+HUMANEVA_LIKE = ["Walking 1 chunk0", "Walking 1 chunk1", "Jog 1 chunk0", "Box 1 chunk0"]
+
+
+@pytest.mark.parametrize(
+    "available, requested, expected",
+    [
+        (H36M_LIKE, ["Walking"], {"Walking", "Walking 1"}),  # exact base name: never WalkDog / WalkTogether
+        (H36M_LIKE, ["WalkDog 1"], {"WalkDog 1"}),
+        (H36M_LIKE, ["Sitting", "WalkT"], {"Sitting 1", "WalkTogether 1"}),
+        (H36M_LIKE, ["SittingD"], {"SittingDown"}),
+        (HUMANEVA_LIKE, ["Walk", "Jog", "Box"], set(HUMANEVA_LIKE)),  # VideoPose3D's -a Walk,Jog,Box
+        (HUMANEVA_LIKE, ["Walking 1 chunk1"], {"Walking 1 chunk1"}),
+    ],
+)
+def test_select_actions(available, requested, expected):
+    assert select_actions(available, requested) == expected
+
+
+def test_select_actions_errors_name_the_choices():
+    with pytest.raises(KeyError, match=r"ambiguous.*'Walk' could be WalkDog, WalkTogether, Walking"):
+        select_actions(H36M_LIKE, ["Walk"])
+    with pytest.raises(KeyError, match=r"'Sit' could be Sitting, SittingDown"):
+        select_actions(H36M_LIKE, ["Sit"])
+    unknown = r"unknown actions \['Run', ''\]; known actions \(base names\): Box, Jog, Walking;"
+    with pytest.raises(KeyError, match=unknown):
+        select_actions(HUMANEVA_LIKE, ["Walk", "Run", ""])
+    with pytest.raises(KeyError, match="unknown actions"):
+        select_actions(HUMANEVA_LIKE, ["walk"])  # case-sensitive
 
 
 def test_lookup_errors_name_the_choices(embedded_gt):
@@ -176,12 +210,45 @@ def test_wrong_joint_count_in_3d(h36m_files):
         load_dataset("h36m", "cpn_ft_h36m_dbb", data_dir=folder)
 
 
-def test_wrong_layout_in_2d(h36m_files):
+@pytest.mark.parametrize("layout", ["humaneva15", "mpii"])
+def test_wrong_layout_in_2d_without_a_conversion(h36m_files, layout):
+    folder, _, pos2d = h36m_files
+    write_2d(folder / "data_2d_h36m_cpn_ft_h36m_dbb.npz", pos2d, {"layout_name": layout})
+    with pytest.raises(ValueError, match=f"layout '{layout}'.*needs 'h36m'.*does not support that pair"):
+        load_dataset("h36m", "cpn_ft_h36m_dbb", data_dir=folder)
+
+
+def test_metadata_is_checked_against_the_files_own_layout(h36m_files):
     folder, _, pos2d = h36m_files
     coco = {"layout_name": "coco", "num_joints": 17, "keypoints_symmetry": [[1, 3], [2, 4]]}
     write_2d(folder / "data_2d_h36m_cpn_ft_h36m_dbb.npz", pos2d, coco)
-    with pytest.raises(ValueError, match="layout 'coco'.*needs 'h36m'"):
+    with pytest.raises(ValueError, match=r"keypoints_symmetry \[\[1, 3\], \[2, 4\]\] does not match layout 'coco'"):
         load_dataset("h36m", "cpn_ft_h36m_dbb", data_dir=folder)
+
+
+def test_coco_keypoints_are_converted_to_the_dataset_layout(h36m_files):
+    folder, _, pos2d = h36m_files
+    coco_views = {s: {a: [coco_from_h36m(v[..., :2]) for v in views] for a, views in acts.items()}
+                  for s, acts in pos2d.items()}
+    coco_views["S9"]["Walking"][0][:, COCO_17.index("LEar")] = np.nan  # unused by the conversion: harmless
+    meta = {"layout_name": "coco", "num_joints": 17,
+            "keypoints_symmetry": [list(COCO_17.joints_left), list(COCO_17.joints_right)]}
+    write_2d(folder / "data_2d_h36m_coco_det.npz", coco_views, meta)
+    with pytest.warns(UserWarning, match="from layout 'coco' .*to the dataset's 'h36m'") as caught:
+        ds = load_dataset("h36m", "coco_det", data_dir=folder)
+    assert len([w for w in caught if "converting" in str(w.message)]) == 1
+    assert ds.metadata["layout_name"] == "h36m" and ds.metadata["converted_from"] == "coco"
+    reference = load_dataset("h36m", "cpn_ft_h36m_dbb", data_dir=folder)
+    matrix = conversion_matrix("coco", "h36m")
+    by_name = [H36M_17.index(n) for n in ("LShoulder", "RElbow", "LWrist", "RHip", "LKnee")]
+    for seq in ds.sequences():
+        assert seq.keypoints_2d.shape == seq.poses_3d.shape[:2] + (2,)
+        cam = ds.cameras[seq.subject][seq.camera]
+        coco = coco_views[seq.subject][seq.action][seq.camera][: len(seq)]
+        converted = np.einsum("jk,nkc->njc", matrix, np.nan_to_num(coco))
+        np.testing.assert_allclose(seq.keypoints_2d, cam.normalize(converted), atol=1e-5)
+        limbs = reference.sequence(seq.subject, seq.action, seq.camera).keypoints_2d[:, by_name]
+        np.testing.assert_allclose(seq.keypoints_2d[:, by_name], limbs, atol=1e-5)  # limbs keep their names
 
 
 def test_wrong_keypoint_count_in_2d(h36m_files):
@@ -230,6 +297,28 @@ def test_subject_without_cameras(h36m_files):
     write_2d(folder / "data_2d_h36m_cpn_ft_h36m_dbb.npz", pos2d)
     with pytest.raises(ValueError, match="no calibrated cameras for subject 'S2'"):
         load_dataset("h36m", "cpn_ft_h36m_dbb", data_dir=folder)
+
+
+def test_camera_without_video_is_skipped_with_one_warning(h36m_files):
+    folder, _, pos2d = h36m_files
+    pos2d["S9"]["Walking 1"][2] = None  # as VideoPose3D's detector files hold for a camera with no video
+    pos2d["S1"]["Walking"][0] = None
+    write_2d(folder / "data_2d_h36m_cpn_ft_h36m_dbb.npz", pos2d)
+    with pytest.warns(UserWarning, match="2 camera view.*S1/Walking camera 0, S9/Walking 1 camera 2") as caught:
+        ds = load_dataset("h36m", "cpn_ft_h36m_dbb", data_dir=folder)
+    assert len(caught) == 1
+    seqs = ds.sequences()
+    assert len(seqs) == 2 * 2 * 4 - 2
+    assert ("S9", "Walking 1", 2) not in {(s.subject, s.action, s.camera) for s in seqs}
+    assert ds.available_cameras("S9", "Walking 1") == [0, 1, 3]
+    assert ds.available_cameras("S9", "Walking") == [0, 1, 2, 3]
+    assert len(ds.sequences(subjects=["S9"], cameras=[1, 3])) == 4
+    with pytest.raises(KeyError, match=r"for S9/Walking 1 camera 2 .*cameras with keypoints: \[0, 1, 3\]"):
+        ds.sequences(subjects=["S9"], cameras=[2])
+    with pytest.raises(KeyError, match="S1/Walking camera 0"):
+        ds.sequence("S1", "Walking", 0)
+    with pytest.raises(KeyError, match="S1/Walking camera 0"):
+        ds.keypoints_pixels("S1", "Walking", 0)
 
 
 def test_not_a_videopose3d_file(h36m_files):

@@ -118,6 +118,31 @@ def test_h36m_detections_and_confidence_channel(h36m_dir, tmp_path):
     assert seq.keypoints_2d.shape[-1] == 2  # the loader drops the confidence channel
 
 
+def test_h36m_action_names_select_only_their_own_action(tmp_path):
+    write_fake_h36m(tmp_path, subjects=("S1", "S9"), actions=("Walking", "Walking 1", "WalkDog", "WalkDog 1",
+                                                              "WalkTogether 1"), frames=12, keypoints=("gt",))
+    ds = load_dataset("h36m", keypoints="gt", data_dir=tmp_path)
+    walking = ds.sequences(subjects=["S9"], actions=["Walking"], cameras=[0])
+    assert [s.action for s in walking] == ["Walking", "Walking 1"]  # not WalkDog / WalkTogether
+    assert {s.action for s in ds.sequences(subjects=["S9"], actions=["WalkT"], cameras=[0])} == {"WalkTogether 1"}
+    with pytest.raises(KeyError, match="'Walk' could be WalkDog, WalkTogether, Walking"):
+        ds.sequences(actions=["Walk"])
+
+
+def test_h36m_detector_file_with_a_camera_without_video(tmp_path):
+    write_fake_h36m(tmp_path, subjects=("S1", "S11"), actions=("Walking",), frames=12, keypoints=("cpn_ft_h36m_dbb",))
+    path = tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz"
+    with np.load(path, allow_pickle=True) as archive:
+        positions, metadata = archive["positions_2d"].item(), archive["metadata"].item()
+    positions["S11"]["Walking"][1] = None  # VideoPose3D's detector files hold None for a camera with no video
+    np.savez_compressed(path, positions_2d=np.array(positions, dtype=object), metadata=np.array(metadata))
+    with pytest.warns(UserWarning, match=r"None: no video.*: S11/Walking camera 1$"):
+        ds = load_dataset("h36m", keypoints="cpn_ft_h36m_dbb", data_dir=tmp_path)
+    assert [s.camera for s in ds.sequences(subjects=["S11"])] == [0, 2, 3]
+    with pytest.raises(KeyError, match="S11/Walking camera 1"):
+        ds.sequences(subjects=["S11"], cameras=[1])
+
+
 def test_h36m_missing_keypoints_file_is_reported(h36m_dir):
     with pytest.raises(KeyError, match="available: cpn_ft_h36m_dbb, gt"):
         load_dataset("h36m", keypoints="detectron_ft_h36m", data_dir=h36m_dir)
@@ -137,13 +162,36 @@ def test_humaneva_loads_with_split_prefixed_subjects(humaneva_dir):
         np.testing.assert_allclose(seq.keypoints_2d, _reprojected(seq), atol=1e-4)
 
 
-def test_humaneva_coco_detections_are_refused_with_a_clear_message(humaneva_dir):
+def test_humaneva_actions_selected_as_videopose3d_spells_them(humaneva_dir):
+    ds = load_dataset("humaneva15", keypoints="gt", data_dir=humaneva_dir)
+    seqs = ds.sequences(subjects=["Train/S2"], actions=["Walk", "Jog", "Box"])  # VideoPose3D's -a Walk,Jog,Box
+    assert sorted({s.action for s in seqs}) == ["Box 1 chunk0", "Jog 1 chunk0", "Walking 1 chunk0"]
+    assert len(seqs) == 3 * 3
+    assert {s.action for s in ds.sequences(subjects=["Train/S2"], actions=["Walk"])} == {"Walking 1 chunk0"}
+    with pytest.raises(KeyError, match=r"unknown actions \['Run'\]; known actions \(base names\): Box, Jog, Walking"):
+        ds.sequences(actions=["Walk", "Run"])
+
+
+def test_humaneva_coco_detections_are_converted_to_15_joints(humaneva_dir):
     raw = np.load(humaneva_dir / "data_2d_humaneva15_detectron_pt_coco.npz", allow_pickle=True)
     positions, metadata = raw["positions_2d"].item(), raw["metadata"].item()
     assert metadata["layout_name"] == "coco" and "Unlabeled/Train/S1" in positions
     assert positions["Train/S1"]["Jog 1 chunk0"][0].shape[1:] == (17, 2)
-    with pytest.raises(ValueError, match="layout 'coco' but dataset 'humaneva15' needs 'humaneva15'"):
-        load_dataset("humaneva15", keypoints="detectron_pt_coco", data_dir=humaneva_dir)
+    with pytest.warns(UserWarning, match="from layout 'coco' \\(17 joints\\) to the dataset's 'humaneva15'") as caught:
+        det = load_dataset("humaneva15", keypoints="detectron_pt_coco", data_dir=humaneva_dir)
+    assert len(caught) == 1
+    assert set(det.subjects) == set(HUMANEVA_SUBJECTS)  # the 2D-only Unlabeled/... subject is ignored
+    assert det.metadata["layout_name"] == "humaneva15" and det.metadata["converted_from"] == "coco"
+    gt = load_dataset("humaneva15", keypoints="gt", data_dir=humaneva_dir)
+    errors = []
+    for seq in det.sequences(actions=["Walk", "Jog", "Box"]):
+        assert seq.keypoints_2d.shape == seq.poses_3d.shape[:2] + (2,) == (len(seq), 15, 2)
+        reference = gt.sequence(seq.subject, seq.action, seq.camera)
+        np.testing.assert_array_equal(seq.poses_3d, reference.poses_3d)
+        width = det.cameras[seq.subject][seq.camera].res_w
+        errors.append(np.linalg.norm(seq.keypoints_2d - reference.keypoints_2d, axis=-1) * width / 2)  # pixels
+    assert len(errors) == len(HUMANEVA_SUBJECTS) * 3 * 3
+    assert 1.0 < np.median(np.concatenate(errors)) < 6.0  # the made-up detector noise (3 px), joints in the right slots
 
 
 def test_coco_placement_matches_the_humaneva_conversion():
@@ -193,7 +241,7 @@ def test_cli_trains_and_evaluates_on_made_up_h36m(h36m_dir, tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not _cli_ready(), reason="the models and training modules are not available")
 def test_cli_trains_and_evaluates_on_made_up_humaneva(humaneva_dir, tmp_path):
-    trained = _run_cli("ehfusion.run_onestage", ["-d", "humaneva15", "-k", "gt", "-a", "Walking,Jog,Box",
+    trained = _run_cli("ehfusion.run_onestage", ["-d", "humaneva15", "-k", "gt", "-a", "Walk,Jog,Box",
                                                  *TINY_MODEL], humaneva_dir, tmp_path)
     assert trained.returncode == 0, trained.stderr[-3000:]
     best = tmp_path / "runs" / "gt_one-stage_best_epoch.bin"

@@ -6,6 +6,10 @@ Files (in ``data_dir``, default :data:`ehfusion.paths.DATA_DIR`):
 * ``data_2d_<name>_<keypoints>.npz`` with ``positions_2d[subject][action]`` = list over cameras of (N, K, 2) pixels
   (or (N, K, 3) with a detector confidence, which is dropped) and ``metadata``.
 
+Keypoints in another layout than the dataset's (HumanEva-I's ``detectron_pt_coco`` file is COCO, its 3D is
+``humaneva15``) are converted with :func:`ehfusion.keypoints.conversion_matrix` when that pair is supported. A camera
+that has no video is ``None`` in VideoPose3D's detector files: that view is left out (with one warning).
+
 .. warning::
    These files store pickled Python objects and are read with ``np.load(..., allow_pickle=True)``. Unpickling can run
    arbitrary code: only load files you trust (your own, the ones built here, or ones from the dataset authors).
@@ -16,6 +20,7 @@ come from), so adding one is adding a spec, not another branch.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -24,7 +29,8 @@ import numpy as np
 
 from ehfusion import paths
 from ehfusion.cameras import Camera, get_cameras
-from ehfusion.skeleton import H36M_17, H36M_32_TO_17, HUMANEVA_15, Skeleton
+from ehfusion.keypoints import conversion_matrix
+from ehfusion.skeleton import H36M_17, H36M_32_TO_17, HUMANEVA_15, Skeleton, get_skeleton
 
 __all__ = [
     "Sequence",
@@ -36,6 +42,7 @@ __all__ = [
     "load_dataset",
     "load_positions_3d",
     "load_positions_2d",
+    "select_actions",
     "H36M_TRAIN_SUBJECTS",
     "H36M_TEST_SUBJECTS",
     "H36M_VALIDATION_SUBJECTS",
@@ -215,6 +222,8 @@ class PoseDataset:
     """A dataset in memory: world 3D poses, 2D keypoints in pixels and the cameras, per subject and action.
 
     Build it with :func:`load_dataset`. :meth:`sequences` turns it into per-camera :class:`Sequence` objects.
+    ``metadata`` describes the 2D keypoints as loaded (after a layout conversion it names the dataset's layout and
+    ``converted_from`` the file's).
     """
 
     def __init__(
@@ -253,7 +262,7 @@ class PoseDataset:
         return sorted(self._require_subject(subject))
 
     def num_frames(self, subjects: Iterable[str] | None = None) -> int:
-        """Number of 3D frames (each seen by every camera)."""
+        """Number of 3D frames (each seen by the subject's cameras)."""
         subjects = self.subjects if subjects is None else subjects
         return int(sum(len(p) for s in subjects for p in self._require_subject(s).values()))
 
@@ -263,8 +272,12 @@ class PoseDataset:
 
     def keypoints_pixels(self, subject: str, action: str, camera: int) -> np.ndarray:
         """2D keypoints (N, J, 2) in pixels of one camera, trimmed to the 3D length."""
+        return self._require_view(subject, action, camera)
+
+    def available_cameras(self, subject: str, action: str) -> list[int]:
+        """Indices of the cameras with 2D keypoints for ``subject``/``action`` (a camera without video has none)."""
         self._require_action(subject, action)
-        return self._positions_2d[subject][action][self._require_camera(subject, camera)]
+        return [i for i, view in enumerate(self._positions_2d[subject][action]) if view is not None]
 
     def split_subjects(self, split: str) -> tuple[str, ...]:
         """Subjects of ``'train'``, ``'test'`` or ``'validation'`` for this dataset."""
@@ -286,23 +299,24 @@ class PoseDataset:
     ) -> list[Sequence]:
         """Per-camera sequences of the chosen subjects (default all), actions and camera indices.
 
-        An entry of ``actions`` selects an action by its full name (``'walk 1'``) or by its base name without the take
-        number (``'walk'`` selects ``'walk'`` and ``'walk 1'``).
+        Actions are selected as by :func:`select_actions`: an entry of ``actions`` names an action in full
+        (``'Walking 1'``), by its base name (the first word: ``'Walking'`` selects ``'Walking'`` and ``'Walking 1'``
+        but never ``'WalkDog'``), or, when nothing has that exact name, by an unambiguous prefix of the base name
+        (``'Walk'`` selects HumanEva-I's ``'Walking 1 chunk0'``, as VideoPose3D's ``-a Walk,Jog,Box`` does).
+
+        With ``cameras=None`` camera views without 2D keypoints (``None`` in the file) are skipped; asking for such a
+        camera explicitly is an error.
         """
         subjects = self.subjects if subjects is None else list(subjects)
-        wanted = None if actions is None else list(actions)
-        if wanted is not None:
-            known = {a for s in subjects for a in self._require_subject(s)}
-            known |= {_base_action(a) for a in known}
-            unknown = [a for a in wanted if a not in known]
-            if unknown:
-                raise KeyError(f"unknown actions {unknown}; known actions: {', '.join(sorted(known))}")
+        selected = None
+        if actions is not None:
+            selected = select_actions({a for s in subjects for a in self._require_subject(s)}, actions)
         out: list[Sequence] = []
         for subject in subjects:
             for action in self.actions(subject):
-                if wanted is not None and action not in wanted and _base_action(action) not in wanted:
+                if selected is not None and action not in selected:
                     continue
-                indices = range(len(self.cameras[subject])) if cameras is None else cameras
+                indices = self.available_cameras(subject, action) if cameras is None else cameras
                 for index in indices:
                     out.append(self.sequence(subject, action, index))
         return out
@@ -311,12 +325,12 @@ class PoseDataset:
         """One :class:`Sequence` (2D normalised, 3D root-relative in the camera's coordinates)."""
         world = self._require_action(subject, action)
         index = self._require_camera(subject, camera)
+        pixels = self._require_view(subject, action, index)
         cam = self.cameras[subject][index]
         pos_cam = cam.world_to_camera(world).astype(np.float32)
         trajectory = pos_cam[:, self.skeleton.root].copy()
         poses = pos_cam - trajectory[:, None]
         poses[:, self.skeleton.root] = 0.0
-        pixels = self._positions_2d[subject][action][index]
         return Sequence(
             subject=subject,
             action=action,
@@ -353,10 +367,61 @@ class PoseDataset:
             raise IndexError(f"subject {subject} has {count} cameras (indices 0-{count - 1}); got camera {camera}")
         return int(camera)
 
+    def _require_view(self, subject: str, action: str, camera: int) -> np.ndarray:
+        self._require_action(subject, action)
+        index = self._require_camera(subject, camera)
+        view = self._positions_2d[subject][action][index]
+        if view is None:
+            raise KeyError(
+                f"dataset {self.name!r} ({self.keypoints!r} keypoints) has no 2D keypoints for {subject}/{action} "
+                f"camera {index} (the file holds None: that camera has no video); cameras with keypoints: "
+                f"{self.available_cameras(subject, action)}; leave camera {index} out or pass cameras=None"
+            )
+        return view
+
 
 def _base_action(action: str) -> str:
-    """``'walk 1'`` -> ``'walk'``; ``'Walk 1 chunk0'`` -> ``'Walk'`` (the action without its take number)."""
+    """``'walk 1'`` -> ``'walk'``; ``'Walking 1 chunk0'`` -> ``'Walking'`` (the first word: no take or chunk)."""
     return action.split(" ")[0]
+
+
+def select_actions(available: Iterable[str], requested: Iterable[str]) -> set[str]:
+    """The names in ``available`` that the ``requested`` names select.
+
+    A requested name selects every action whose full name or base name (the first word, :func:`_base_action`)
+    equals it: ``'Walking'`` selects ``'Walking'`` and ``'Walking 1'``, never ``'WalkDog 1'``. Only when no action
+    matches exactly is the name taken as a prefix of base names, and that prefix must then point at a single base
+    name: ``'Walk'`` selects HumanEva-I's ``'Walking 1 chunk0'`` and ``'Walking 2 chunk1'`` (VideoPose3D's
+    ``-a Walk,Jog,Box``), but among Human3.6M's Walking / WalkDog / WalkTogether it is ambiguous.
+
+    Raises ``KeyError`` naming the available base names for a name that matches nothing, and the candidates for an
+    ambiguous prefix. Matching is case-sensitive.
+    """
+    available = set(available)
+    bases = sorted({_base_action(a) for a in available}, key=_natural_key)
+    selected: set[str] = set()
+    unknown: list[str] = []
+    ambiguous: list[str] = []
+    for name in requested:
+        exact = {a for a in available if name in (a, _base_action(a))}
+        if exact:
+            selected |= exact
+            continue
+        candidates = [b for b in bases if name and b.startswith(name)]
+        if len(candidates) == 1:
+            selected |= {a for a in available if _base_action(a) == candidates[0]}
+        elif candidates:
+            ambiguous.append(f"{name!r} could be {', '.join(candidates)}")
+        else:
+            unknown.append(name)
+    if unknown:
+        raise KeyError(
+            f"unknown actions {unknown}; known actions (base names): {', '.join(bases)}; name an action in full, "
+            f"by its base name or by an unambiguous prefix of one"
+        )
+    if ambiguous:
+        raise KeyError(f"ambiguous action names: {'; '.join(ambiguous)}; write the base name in full")
+    return selected
 
 
 # ----------------------------------------------------------------------------------------------------- validation
@@ -388,34 +453,63 @@ def _reduce_3d(spec: DatasetSpec, positions_3d, path: Path) -> dict[str, dict[st
     return out
 
 
-def _check_metadata(spec: DatasetSpec, metadata: dict, path: Path) -> None:
+def _layout_conversion(spec: DatasetSpec, metadata: dict, path: Path) -> tuple[Skeleton, np.ndarray | None]:
+    """The layout of the 2D file and the ``(J, K)`` matrix to the dataset's layout (``None``: same layout).
+
+    Checks the metadata (joint count, left/right symmetry) against the file's layout; a layout that
+    :func:`ehfusion.keypoints.conversion_matrix` cannot convert to the dataset's is an error.
+    """
+    target = spec.skeleton
     layout = metadata.get("layout_name")
-    if layout is not None and layout != spec.skeleton.name:
-        raise ValueError(
-            f"{path}: keypoints are in layout {layout!r} but dataset {spec.name!r} needs {spec.skeleton.name!r} "
-            f"({spec.skeleton.num_joints} joints: {', '.join(spec.skeleton.joint_names)}); convert them to that "
-            f"joint order first (ehfusion.keypoints.conversion_matrix({layout!r}, {spec.skeleton.name!r}))"
-        )
+    source, matrix = target, None
+    if layout is not None and layout != target.name:
+        try:
+            source = get_skeleton(layout)
+            matrix = conversion_matrix(source, target)
+        except (KeyError, ValueError):
+            raise ValueError(
+                f"{path}: keypoints are in layout {layout!r} but dataset {spec.name!r} needs {target.name!r} "
+                f"({target.num_joints} joints: {', '.join(target.joint_names)}), and "
+                f"ehfusion.keypoints.conversion_matrix({layout!r}, {target.name!r}) does not support that pair; "
+                f"convert them to that joint order first"
+            ) from None
     num = metadata.get("num_joints")
-    if num is not None and int(num) != spec.skeleton.num_joints:
-        raise ValueError(
-            f"{path}: metadata says {num} joints but layout {spec.skeleton.name!r} has {spec.skeleton.num_joints}"
-        )
+    if num is not None and int(num) != source.num_joints:
+        raise ValueError(f"{path}: metadata says {num} joints but layout {source.name!r} has {source.num_joints}")
     symmetry = metadata.get("keypoints_symmetry")
     if symmetry is not None:
         left, right = (sorted(int(i) for i in side) for side in symmetry)
-        if (left, right) != (sorted(spec.skeleton.joints_left), sorted(spec.skeleton.joints_right)):
+        if (left, right) != (sorted(source.joints_left), sorted(source.joints_right)):
             raise ValueError(
-                f"{path}: keypoints_symmetry {symmetry} does not match layout {spec.skeleton.name!r} "
-                f"(left {list(spec.skeleton.joints_left)}, right {list(spec.skeleton.joints_right)}); "
+                f"{path}: keypoints_symmetry {symmetry} does not match layout {source.name!r} "
+                f"(left {list(source.joints_left)}, right {list(source.joints_right)}); "
                 f"the file uses another joint order"
             )
+    return source, matrix
 
 
-def _match_2d(spec: DatasetSpec, positions_3d, positions_2d, cameras, path_2d: Path):
-    """Check that 2D covers every 3D subject/action with one sequence per camera; trim 2D to the 3D length."""
-    expected = spec.skeleton.num_joints
-    out: dict[str, dict[str, list[np.ndarray]]] = {}
+def _loaded_metadata(spec: DatasetSpec, metadata: dict, source: Skeleton) -> dict:
+    """The metadata of the keypoints as loaded: the file's, or the dataset's layout after a conversion."""
+    if source is spec.skeleton:
+        return metadata
+    target = spec.skeleton
+    return {**metadata, "layout_name": target.name, "num_joints": target.num_joints,
+            "keypoints_symmetry": [list(target.joints_left), list(target.joints_right)],
+            "converted_from": source.name}
+
+
+def _match_2d(spec: DatasetSpec, positions_3d, positions_2d, cameras, path_2d: Path,
+              source: Skeleton | None = None, conversion: np.ndarray | None = None):
+    """Check that 2D covers every 3D subject/action with one entry per camera; trim 2D to the 3D length.
+
+    2D of other subjects (2D-only ones) is ignored. Keypoints in layout ``source`` are converted to the dataset's
+    layout with ``conversion`` (``None``: already in it). A ``None`` entry (a camera without video) stays ``None``.
+    Returns the checked 2D and the ``subject/action camera i`` names of the ``None`` entries.
+    """
+    source = source or spec.skeleton
+    expected = source.num_joints
+    out: dict[str, dict[str, list[np.ndarray | None]]] = {}
+    absent: list[str] = []
     for subject, actions in positions_3d.items():
         if subject not in positions_2d:
             raise ValueError(
@@ -438,6 +532,10 @@ def _match_2d(spec: DatasetSpec, positions_3d, positions_2d, cameras, path_2d: P
                 )
             trimmed = []
             for index, view in enumerate(views):
+                if view is None:
+                    absent.append(f"{subject}/{action} camera {index}")
+                    trimmed.append(None)
+                    continue
                 view = np.asarray(view)
                 if view.ndim != 3 or view.shape[-1] not in (2, 3):
                     raise ValueError(
@@ -445,13 +543,16 @@ def _match_2d(spec: DatasetSpec, positions_3d, positions_2d, cameras, path_2d: P
                         f"(frames, joints, 2) or (frames, joints, 3) with a confidence"
                     )
                 view = view[..., :2]  # drop a detector confidence channel
-                if view.shape[1] in spec.raw_joint_maps:
+                if conversion is None and view.shape[1] in spec.raw_joint_maps:
                     view = view[:, list(spec.raw_joint_maps[view.shape[1]])]
                 if view.shape[1] != expected:
                     raise ValueError(
                         f"{path_2d}: {subject}/{action} camera {index} has {view.shape[1]} keypoints but layout "
-                        f"{spec.skeleton.name!r} has {expected}; use keypoints in that layout"
+                        f"{source.name!r} has {expected}; use keypoints in that layout"
                     )
+                if conversion is not None:  # only the joints the conversion uses (a NaN ear must not spread)
+                    used = np.flatnonzero(conversion.any(axis=0))
+                    view = np.einsum("jk,nkc->njc", conversion[:, used], view[:, used].astype(np.float64))
                 if len(view) < len(pos):
                     raise ValueError(
                         f"{path_2d}: {subject}/{action} camera {index} has {len(view)} frames, fewer than the "
@@ -466,7 +567,7 @@ def _match_2d(spec: DatasetSpec, positions_3d, positions_2d, cameras, path_2d: P
                     )
                 trimmed.append(view)
             out.setdefault(subject, {})[action] = trimmed
-    return out
+    return out, absent
 
 
 # ----------------------------------------------------------------------------------------------------- entry point
@@ -475,7 +576,9 @@ def load_dataset(name: str = "embedded", keypoints: str = "gt", data_dir: str | 
 
     ``name``: ``'embedded'`` (ships with the repository), ``'h36m'`` or ``'humaneva15'`` (bring your own files).
     ``keypoints``: the 2D source, e.g. ``'gt'`` or ``'det'`` for the embedded set, ``'cpn_ft_h36m_dbb'`` for
-    Human3.6M. ``data_dir`` defaults to :data:`ehfusion.paths.DATA_DIR`.
+    Human3.6M, ``'detectron_pt_coco'`` for HumanEva-I (COCO keypoints, converted to ``humaneva15`` with a warning).
+    ``data_dir`` defaults to :data:`ehfusion.paths.DATA_DIR`. Camera views that are ``None`` in the 2D file (no video)
+    are left out, with one warning naming them.
 
     The files hold pickles and are read with ``allow_pickle=True``: only load files you trust.
     """
@@ -496,7 +599,7 @@ def load_dataset(name: str = "embedded", keypoints: str = "gt", data_dir: str | 
 
     positions_3d = _reduce_3d(spec, load_positions_3d(path_3d), path_3d)
     positions_2d, metadata = load_positions_2d(path_2d)
-    _check_metadata(spec, metadata, path_2d)
+    source, conversion = _layout_conversion(spec, metadata, path_2d)
     all_cameras = get_cameras(spec.camera_source)
     cameras: dict[str, list[Camera]] = {}
     for subject in positions_3d:
@@ -507,5 +610,19 @@ def load_dataset(name: str = "embedded", keypoints: str = "gt", data_dir: str | 
                 f"(calibrated: {', '.join(all_cameras)}); drop that subject from the file"
             )
         cameras[subject] = all_cameras[key]
-    positions_2d = _match_2d(spec, positions_3d, positions_2d, cameras, path_2d)
+    positions_2d, absent = _match_2d(spec, positions_3d, positions_2d, cameras, path_2d, source, conversion)
+    if conversion is not None:
+        warnings.warn(
+            f"{path_2d.name}: converting the 2D keypoints from layout {source.name!r} ({source.num_joints} joints) "
+            f"to the dataset's {spec.skeleton.name!r} ({spec.skeleton.num_joints} joints) with "
+            f"ehfusion.keypoints.conversion_matrix",
+            stacklevel=2,
+        )
+    if absent:
+        warnings.warn(
+            f"{path_2d.name} has no 2D keypoints (None: no video) for {len(absent)} camera view(s), left out of the "
+            f"sequences: {', '.join(absent)}",
+            stacklevel=2,
+        )
+    metadata = _loaded_metadata(spec, metadata, source)
     return PoseDataset(spec, keypoints, positions_3d, positions_2d, cameras, metadata)
