@@ -1,0 +1,413 @@
+"""Checkpoint files: one documented format for training runs, resuming, the shipped models and evaluation.
+
+A checkpoint is a plain ``dict`` written with :func:`torch.save` through :func:`ehfusion.io.atomic_write` (an
+interrupted write never leaves a half-written file) and read back with ``torch.load(weights_only=True)``: it holds
+only tensors, dicts, lists, tuples, strings, numbers, booleans and ``None``, so loading a file never runs code.
+
+=================== ============================ ====================================================================
+key                 type                         meaning
+=================== ============================ ====================================================================
+``format_version``  int                          :data:`FORMAT_VERSION`; newer files are refused with a clear error
+``model_config``    dict                         ``ModelConfig.to_dict()``: enough to rebuild the model
+``strategy``        str                          ``"one-stage"``, ``"three-stage"`` or ``"baseline"``
+``stage``           int                          training stage (1 for one-stage and baseline; 1, 2 or 3)
+``dataset``         str                          dataset it was trained on (``"embedded"``, ``"h36m"``, ...)
+``keypoints``       str                          2D keypoints it was trained on (``"gt"``, ``"det"``, ...)
+``data``            dict                         subjects and actions used: ``train_subjects``, ``val_subjects``,
+                                                 ``test_subjects``, ``actions`` (``None`` = all); ``{}`` if unknown
+``layout``          str                          skeleton layout (``"h36m"``, ``"humaneva15"``)
+``receptive_field`` int                          input frames per output frame
+``epoch``           int                          completed training epochs when the file was written
+``best_epoch``      int or None                  epoch (1-based) with the best validation error so far
+``best_metric``     float or None                that validation error (P1 of the answer branch, mm)
+``model_state``     dict[str, Tensor]            ``model.state_dict()`` on the CPU
+``optimizer_state`` dict or None                 optimiser state for exact resuming (dropped in shipped files)
+``scheduler_state`` dict or None                 learning-rate scheduler state (same)
+``rng_state``       dict or None                 torch / CUDA / NumPy / Python random states (same)
+``metrics``         dict                         latest numbers, e.g. ``{"val_p1_fused": 52.1}`` (mm)
+``history``         list[dict]                   one dict per epoch: losses, validation errors, lr, seconds
+``train_config``    dict                         ``TrainConfig.to_dict()`` (``{}`` when not trained here)
+``created``         str                          ISO 8601 time stamp (UTC)
+``versions``        dict                         ``{"ehfusion": ..., "torch": ...}`` that wrote the file
+=================== ============================ ====================================================================
+
+:func:`load_checkpoint` turns a file (a path or a bare name looked up in ``ehfusion.paths.CHECKPOINT_DIR``) into a
+:class:`Checkpoint` with the model rebuilt, weights loaded, in eval mode on the CPU. :func:`check_compatible` refuses
+a checkpoint that does not match the model a command line asks for, naming each differing field with both values.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import pickle
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from . import paths
+from .io import atomic_write
+
+__all__ = [
+    "FORMAT_VERSION",
+    "STATE_KEYS",
+    "Checkpoint",
+    "save_checkpoint",
+    "strip_training_state",
+    "read_checkpoint",
+    "load_checkpoint",
+    "resolve_checkpoint",
+    "list_checkpoints",
+    "describe",
+    "check_compatible",
+    "capture_rng_state",
+    "restore_rng_state",
+    "default_directories",
+]
+
+FORMAT_VERSION = 1
+#: Keys holding weights and training state; everything else is metadata (``Checkpoint.meta``).
+STATE_KEYS = ("model_state", "optimizer_state", "scheduler_state", "rng_state")
+REQUIRED_KEYS = ("format_version", "model_config", "strategy", "stage", "model_state")
+SUFFIXES = (".bin", ".pt", ".pth")
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the rebuilt model (``None`` when loaded with ``build=False``), its config and metadata."""
+
+    path: Path
+    config: Any                 # ehfusion.models.ModelConfig
+    meta: dict
+    model: torch.nn.Module | None = None
+    state: dict = field(default_factory=dict, repr=False)   # the model/optimiser/scheduler/rng states
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def describe(self) -> str:
+        """One line: strategy, stage, keypoints, model size, epochs and the best validation error."""
+        return describe(self.meta)
+
+
+# ------------------------------------------------------------------------------------------------------------- writing
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ehfusion")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _to_cpu(obj):
+    """Copy every tensor of a nested structure to the CPU (so files load anywhere)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().clone()
+    if isinstance(obj, Mapping):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
+
+
+def _plain(obj, where: str = "checkpoint"):
+    """Check that ``obj`` only holds types ``torch.load(weights_only=True)`` accepts; numpy scalars become Python."""
+    if obj is None or isinstance(obj, torch.Tensor) or type(obj) in (str, bool, int, float):
+        return obj
+    for base in (str, bool, int, float):  # subclasses (e.g. torch.__version__) would need allow-listing
+        if isinstance(obj, base):
+            return base(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(obj))
+    if isinstance(obj, Mapping):
+        return {k: _plain(v, f"{where}[{k!r}]") for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_plain(v, f"{where}[{i}]") for i, v in enumerate(obj))
+    raise TypeError(
+        f"{where} holds a {type(obj).__name__}, which torch.load(weights_only=True) cannot read back; "
+        "store tensors, dicts, lists, strings, numbers, booleans or None"
+    )
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: torch.nn.Module,
+    *,
+    model_config: Any,
+    strategy: str,
+    stage: int,
+    dataset: str,
+    keypoints: str,
+    epoch: int,
+    best_epoch: int | None = None,
+    best_metric: float | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
+    rng_state: dict | None = None,
+    metrics: Mapping | None = None,
+    history: Sequence[Mapping] | None = None,
+    train_config: Mapping | None = None,
+    data: Mapping | None = None,
+) -> Path:
+    """Write a checkpoint atomically (see the module docstring for the format) and return its path.
+
+    ``model_config`` is a ``ModelConfig`` (or its dict). Leave ``optimizer``, ``scheduler`` and ``rng_state`` out
+    for a small file that can be evaluated and fine-tuned but not resumed exactly.
+    """
+    config = model_config.to_dict() if hasattr(model_config, "to_dict") else dict(model_config)
+    payload = {
+        "format_version": FORMAT_VERSION,
+        "model_config": config,
+        "strategy": str(strategy),
+        "stage": int(stage),
+        "dataset": str(dataset),
+        "keypoints": str(keypoints),
+        "data": dict(data or {}),
+        "layout": str(config.get("layout", "")),
+        "receptive_field": int(getattr(model, "receptive_field", 0)),
+        "epoch": int(epoch),
+        "best_epoch": None if best_epoch is None else int(best_epoch),
+        "best_metric": None if best_metric is None else float(best_metric),
+        "model_state": _to_cpu(model.state_dict()),
+        "optimizer_state": None if optimizer is None else _to_cpu(optimizer.state_dict()),
+        "scheduler_state": None if scheduler is None else _to_cpu(scheduler.state_dict()),
+        "rng_state": rng_state,
+        "metrics": dict(metrics or {}),
+        "history": [dict(h) for h in (history or [])],
+        "train_config": dict(train_config or {}),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": {"ehfusion": _package_version(), "torch": torch.__version__},
+    }
+    payload = _plain(payload)
+    path = Path(path)
+    with atomic_write(path) as handle:
+        torch.save(payload, handle)
+    return path
+
+
+def strip_training_state(src: str | Path, dst: str | Path | None = None) -> Path:
+    """Rewrite a checkpoint without optimiser, scheduler and RNG states (a small file for shipping).
+
+    ``dst`` defaults to ``src``; writing is atomic either way.
+    """
+    payload = read_checkpoint(src)
+    for key in ("optimizer_state", "scheduler_state", "rng_state"):
+        payload[key] = None
+    dst = Path(dst) if dst is not None else Path(src)
+    with atomic_write(dst) as handle:
+        torch.save(payload, handle)
+    return dst
+
+
+# ------------------------------------------------------------------------------------------------------------- finding
+def default_directories() -> list[Path]:
+    """Where bare checkpoint names are looked up: ``CHECKPOINT_DIR`` then its ``runs/`` folder."""
+    return [paths.CHECKPOINT_DIR, paths.CHECKPOINT_DIR / "runs"]
+
+
+def _checkpoint_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith("."))
+
+
+def resolve_checkpoint(name: str | Path, directories: Iterable[str | Path] | None = None) -> Path:
+    """Turn a path or a bare checkpoint name into an existing file.
+
+    An existing path wins; otherwise ``name`` (and ``name + '.bin'``) is looked up in each of ``directories``
+    (default :func:`default_directories`). A miss raises ``FileNotFoundError`` listing the checkpoints that exist.
+    """
+    name = Path(name).expanduser()
+    if name.is_file():
+        return name.resolve()
+    dirs = [Path(d).expanduser() for d in (directories if directories is not None else default_directories())]
+    candidates = [name.name] + ([name.name + ".bin"] if not name.suffix else [])
+    if len(name.parts) == 1:
+        for directory in dirs:
+            for candidate in candidates:
+                if (directory / candidate).is_file():
+                    return (directory / candidate).resolve()
+    found = [f"{d}: {', '.join(p.name for p in _checkpoint_files(d)) or '(none)'}" for d in dirs]
+    raise FileNotFoundError(
+        f"checkpoint {str(name)!r} not found (looked at the path itself and in "
+        f"{', '.join(str(d) for d in dirs)}).\nCheckpoints that exist:\n  " + "\n  ".join(found) +
+        "\nPass an existing path, a name from the list above, or a different folder with -c."
+    )
+
+
+# ------------------------------------------------------------------------------------------------------------- reading
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """Read the raw checkpoint dict safely (``weights_only=True``) and check its format."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint file {str(path)!r} does not exist")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError, ValueError) as err:
+        lines = str(err).splitlines() or [""]
+        reason = next((line.strip() for line in lines if "WeightsUnpickler error" in line), lines[0])
+        raise ValueError(
+            f"{path} could not be read as an ehfusion checkpoint ({type(err).__name__}: {reason}). "
+            "Files from the original release (or VideoPose3D) store other objects and are not supported; "
+            "train a model with `python -m ehfusion.run_onestage` or use a checkpoint from checkpoints/."
+        ) from None
+    if not isinstance(payload, dict) or any(k not in payload for k in REQUIRED_KEYS):
+        missing = [k for k in REQUIRED_KEYS if not isinstance(payload, dict) or k not in payload]
+        raise ValueError(
+            f"{path} is not an ehfusion checkpoint (missing {', '.join(missing)}); "
+            "checkpoints are written by ehfusion.training / ehfusion.checkpoints.save_checkpoint"
+        )
+    if payload["format_version"] > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has checkpoint format {payload['format_version']}, newer than this ehfusion understands "
+            f"({FORMAT_VERSION}); update the ehfusion package"
+        )
+    return payload
+
+
+def load_checkpoint(
+    path_or_name: str | Path,
+    directories: Iterable[str | Path] | None = None,
+    build: bool = True,
+    map_location: str | torch.device = "cpu",
+) -> Checkpoint:
+    """Load a checkpoint by path or name: rebuild the model, load its weights, eval mode, on ``map_location``.
+
+    ``build=False`` skips building the model (``ckpt.model`` is ``None``) when only the metadata is needed.
+    """
+    from .models import ModelConfig, build_model
+
+    path = resolve_checkpoint(path_or_name, directories)
+    payload = read_checkpoint(path, map_location=map_location)
+    config = ModelConfig.from_dict(payload["model_config"])
+    meta = {k: v for k, v in payload.items() if k not in STATE_KEYS}
+    state = {k: payload.get(k) for k in STATE_KEYS}
+    model = None
+    if build:
+        model = build_model(config)
+        try:
+            model.load_state_dict(payload["model_state"])
+        except RuntimeError as err:
+            raise ValueError(
+                f"{path}: the stored weights do not fit the model its config describes ({err}). "
+                "The file was probably written by an incompatible version of ehfusion."
+            ) from None
+        model.to(map_location).eval()
+    return Checkpoint(path=path, config=config, meta=meta, model=model, state=state)
+
+
+def describe(meta: Mapping) -> str:
+    """One-line summary of checkpoint metadata."""
+    cfg = meta.get("model_config", {})
+    strategy = meta.get("strategy", "?")
+    stage = f" stage {meta.get('stage')}" if strategy == "three-stage" else ""
+    arch = cfg.get("architecture", "?")
+    model = (
+        f"{arch}, fusion {cfg.get('fusion', '?')}, latent {cfg.get('latent', '?')}, channels {cfg.get('channels', '?')}"
+        if arch == "ehfusion" else f"{arch}, channels {cfg.get('channels', '?')}"
+    )
+    best = meta.get("best_metric")
+    best_text = f", best validation P1 {best:.1f} mm (epoch {meta.get('best_epoch')})" if best is not None else ""
+    return (
+        f"{strategy}{stage} on {meta.get('dataset', '?')}/{meta.get('keypoints', '?')}: {model}, "
+        f"{meta.get('receptive_field', '?')} frames, {meta.get('epoch', '?')} epochs{best_text}"
+    )
+
+
+def list_checkpoints(directory: str | Path | None = None) -> dict[str, str]:
+    """``{file name: one-line description}`` for every checkpoint in ``directory`` (default ``CHECKPOINT_DIR``).
+
+    Files that cannot be read are listed with the reason instead of a description.
+    """
+    directory = Path(directory) if directory is not None else paths.CHECKPOINT_DIR
+    out = {}
+    for file in _checkpoint_files(directory):
+        try:
+            out[file.name] = describe(read_checkpoint(file))
+        except (ValueError, OSError) as err:
+            out[file.name] = f"(unreadable: {str(err).splitlines()[0]})"
+    return out
+
+
+# ------------------------------------------------------------------------------------------------------- compatibility
+def _normalise(value):
+    if isinstance(value, (list, tuple)):
+        return tuple(_normalise(v) for v in value)
+    return value
+
+
+def _display(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def check_compatible(
+    meta: Mapping,
+    requested: Mapping[str, Any],
+    labels: Mapping[str, str] | None = None,
+    source: str = "the checkpoint",
+) -> None:
+    """Raise ``ValueError`` unless every requested field equals the checkpoint's.
+
+    ``requested`` maps field names to values; a name is looked up first among the checkpoint's top-level metadata
+    (``stage``, ``strategy``, ``layout``, ``receptive_field``, ``keypoints``...) and then in its ``model_config``
+    (``latent``, ``channels``, ``filter_widths``, ``fusion``, ``causal``, ``architecture``...). ``labels`` gives a
+    display name per field (e.g. ``{"latent": "latent size (-lfd)"}``). Every differing field is listed with both values.
+    """
+    labels = labels or {}
+    config = meta.get("model_config", {})
+    problems = []
+    for key, wanted in requested.items():
+        if key in meta and key not in STATE_KEYS and key != "model_config":
+            have = meta[key]
+        elif key in config:
+            have = config[key]
+        else:
+            problems.append(f"  {labels.get(key, key)}: {source} does not record it, requested {_display(wanted)}")
+            continue
+        if _normalise(have) != _normalise(wanted):
+            problems.append(f"  {labels.get(key, key)}: {source} has {_display(have)}, requested {_display(wanted)}")
+    if problems:
+        raise ValueError(
+            f"{source} does not match the requested model:\n" + "\n".join(problems) +
+            "\nPass the checkpoint's values (or leave those options out to take them from the checkpoint)."
+        )
+
+
+# --------------------------------------------------------------------------------------------------------- RNG states
+def capture_rng_state() -> dict:
+    """torch, CUDA, NumPy and Python random states as checkpoint-safe values (tensors, lists, numbers)."""
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    py_version, py_internal, py_gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
+        "numpy": {
+            "name": str(np_name),
+            "keys": torch.from_numpy(np.asarray(np_keys, dtype=np.int64)),
+            "pos": int(np_pos),
+            "has_gauss": int(np_has_gauss),
+            "cached_gaussian": float(np_gauss),
+        },
+        "python": {"version": int(py_version), "internal": [int(v) for v in py_internal], "gauss": py_gauss},
+    }
+
+
+def restore_rng_state(state: Mapping) -> None:
+    """Inverse of :func:`capture_rng_state`."""
+    torch.set_rng_state(state["torch"].cpu())
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+    n = state["numpy"]
+    np.random.set_state(
+        (n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["internal"]), p["gauss"]))
