@@ -191,14 +191,21 @@ def save_checkpoint(
     return path
 
 
-def strip_training_state(src: str | Path, dst: str | Path | None = None) -> Path:
+def strip_training_state(src: str | Path, dst: str | Path | None = None, half: bool = False) -> Path:
     """Rewrite a checkpoint without optimiser, scheduler and RNG states (a small file for shipping).
 
-    ``dst`` defaults to ``src``; writing is atomic either way.
+    ``half=True`` also stores the floating-point weights as float16, halving the file again; loading casts them back
+    to the model's float32 parameters (``load_state_dict`` copies across dtypes), so a half-precision checkpoint
+    evaluates with the rounded weights it holds. ``dst`` defaults to ``src``; writing is atomic either way.
     """
     payload = read_checkpoint(src)
     for key in ("optimizer_state", "scheduler_state", "rng_state"):
         payload[key] = None
+    if half:
+        payload["model_state"] = {
+            name: tensor.half() if tensor.is_floating_point() else tensor
+            for name, tensor in payload["model_state"].items()
+        }
     dst = Path(dst) if dst is not None else Path(src)
     with atomic_write(dst) as handle:
         torch.save(payload, handle)

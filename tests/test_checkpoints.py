@@ -176,3 +176,21 @@ def test_load_checkpoint_rebuilds_the_model_in_eval_mode(tmp_path, monkeypatch):
     save(tmp_path / "wrong.bin", model, model_config=other)               # weights that do not fit the config
     with pytest.raises(ValueError, match="do not fit the model"):
         load_checkpoint(tmp_path / "wrong.bin")
+
+
+def test_half_precision_shipping_copy_loads_and_predicts_like_the_original(tmp_path):
+    from ehfusion.checkpoints import load_checkpoint, save_checkpoint, strip_training_state
+    from ehfusion.models import ModelConfig, build_model
+
+    config = ModelConfig(channels=16, latent=16, hidden=16, angle_channels=8, angle_features=8, camera_features=8)
+    model = build_model(config).eval()
+    full = save_checkpoint(tmp_path / "full.bin", model, model_config=config, strategy="one-stage", stage=1,
+                           dataset="embedded", keypoints="det", epoch=1)
+    small = strip_training_state(full, tmp_path / "small.bin", half=True)
+    assert small.stat().st_size < 0.7 * full.stat().st_size
+    restored = load_checkpoint(small)
+    assert all(p.dtype == torch.float32 for p in restored.model.parameters())
+    window, camera = torch.randn(4, 27, 17, 2) * 0.3, torch.randn(4, 9)
+    with torch.no_grad():
+        a, b = model(window, camera)["fused"], restored.model(window, camera)["fused"]
+    assert torch.allclose(a, b, atol=1e-2) and not torch.equal(a, b)  # rounded weights, nearly the same output
