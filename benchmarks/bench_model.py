@@ -1,0 +1,140 @@
+"""Speed of the batched EHFusion model against the same maths written the release's way.
+
+Measures, side by side in one process (interleaved, after a warm-up, median of several repetitions):
+
+* one training step (forward + backward + AdamW(amsgrad) step) on a batch of 1024 windows, 27-frame receptive
+  field, L=256, C=256, hidden 1024, for three-stage stage 3 and for one-stage; batched model vs the release-style
+  model (:mod:`ehfusion.models.release_style`) holding the same weights, so both compute the same function (checked
+  before timing). A third column gives the release-style model with the batched model's cheaper dropout-mask sampler,
+  to show how much of the speed-up is batching and how much is the sampler;
+* whole-sequence inference (frames per second) on a 1,000-frame sequence: EHFusion (exact windowed evaluation) and
+  VideoPose3D (dilated convolutions).
+
+Run: ``.venv/bin/python benchmarks/bench_model.py`` (add ``--quick`` for a smoke run, ``--profile`` to print the
+top operators of one batched training step from ``torch.profiler``). Timings depend on what else the machine runs.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from ehfusion.models import ModelConfig, build_model, stage_config
+from ehfusion.models.release_style import release_style_from
+
+CAMERA = [2.29, 2.29, 0.025, 0.028, -0.2, 0.24, -0.003, -0.001, -0.0014]
+
+
+def make_batch(cfg: ModelConfig, batch: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    window = 0.3 * torch.randn(batch, cfg.receptive_field, cfg.skeleton.num_joints, 2, generator=g)
+    camera = torch.tensor(CAMERA).repeat(batch, 1)
+    target = 0.2 * torch.randn(batch, cfg.skeleton.num_joints, 3, generator=g)
+    return window, camera, target
+
+
+def training_step(model, optimiser, window, camera, target) -> float:
+    start = time.perf_counter()
+    out = model(window, camera)
+    loss = sum((v - target).norm(dim=-1).mean() for v in out.values())
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+    return time.perf_counter() - start
+
+
+def compare_training(cfg: ModelConfig, batch: int, repeats: int, warmup: int) -> dict[str, float]:
+    torch.manual_seed(0)
+    batched = build_model(cfg).train()
+    release = release_style_from(batched).train()
+    release_bytes = release_style_from(batched, byte_mask_dropout=True).train()
+    window, camera, target = make_batch(cfg, batch)
+    # the two start from the same weights; check they compute the same function before timing (dropout off)
+    with torch.no_grad():
+        check_cfg = cfg.replace(dropout=0.0)
+        a = build_model(check_cfg).eval()
+        a.load_state_dict(batched.state_dict())
+        b = release_style_from(a).eval()
+        small = window[:64], camera[:64]
+        diff = max((a(*small)[k] - b(*small)[k]).abs().max().item() for k in cfg.branches)
+    models = {"batched": batched, "release-style": release, "release-style, byte masks": release_bytes}
+    optimisers = {name: torch.optim.AdamW(m.parameters(), lr=1e-3, amsgrad=True) for name, m in models.items()}
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for i in range(warmup + repeats):
+        for name in models:  # interleaved, so background load affects both alike
+            t = training_step(models[name], optimisers[name], window, camera, target)
+            if i >= warmup:
+                times[name].append(t)
+    result = {name: statistics.median(v) for name, v in times.items()}
+    result["max |difference| of outputs"] = diff
+    return result
+
+
+def sequence_speed(cfg: ModelConfig, frames: int, repeats: int) -> float:
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    keypoints = 0.3 * torch.randn(1, frames + cfg.receptive_field - 1, cfg.skeleton.num_joints, 2)
+    camera = torch.tensor([CAMERA])
+    times = []
+    with torch.no_grad():
+        model.forward_sequence(keypoints[:, : cfg.receptive_field + 31], camera)  # warm-up
+        for _ in range(repeats):
+            start = time.perf_counter()
+            out = model.forward_sequence(keypoints, camera)
+            times.append(time.perf_counter() - start)
+    assert next(iter(out.values())).shape[1] == frames
+    return frames / statistics.median(times)
+
+
+def profile_step(cfg: ModelConfig, batch: int, rows: int = 25) -> None:
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3, amsgrad=True)
+    window, camera, target = make_batch(cfg, batch)
+    training_step(model, optimiser, window, camera, target)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        training_step(model, optimiser, window, camera, target)
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small batch and few repetitions (smoke run)")
+    parser.add_argument("--profile", action="store_true", help="print torch.profiler's top operators")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    batch = 128 if args.quick else 1024
+    repeats = 2 if args.quick else args.repeats
+    warmup = 1 if args.quick else 2
+    base = ModelConfig(filter_widths=(3, 3, 3), latent=256, channels=256, hidden=1024)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; batch {batch}, "
+          f"receptive field {base.receptive_field}, L={base.latent}, C={base.channels}, hidden={base.hidden}")
+    print("training step (median seconds; speed-up = release-style / batched)")
+    print(f"{'':<22}{'batched':>9}{'release-style':>15}{'speed-up':>10}{'release, byte masks':>21}{'speed-up':>10}"
+          f"{'max |diff|':>12}")
+    for label, cfg in (("three-stage, stage 3", stage_config(base, "three-stage", 3)),
+                       ("one-stage", stage_config(base, "one-stage"))):
+        r = compare_training(cfg, batch, repeats, warmup)
+        b, rel, relb = r["batched"], r["release-style"], r["release-style, byte masks"]
+        print(f"{label:<22}{b:>9.3f}{rel:>15.3f}{rel / b:>9.2f}x{relb:>21.3f}{relb / b:>9.2f}x"
+              f"{r['max |difference| of outputs']:>12.1e}")
+    frames = 200 if args.quick else 1000
+    print(f"whole-sequence inference, {frames} frames (frames/s):")
+    for label, cfg in (("EHFusion one-stage, 27 frames", base),
+                       ("EHFusion one-stage, 243 frames", base.replace(filter_widths=(3, 3, 3, 3, 3))),
+                       ("VideoPose3D 1024 ch, 243 frames",
+                        ModelConfig(architecture="videopose3d", channels=1024, filter_widths=(3, 3, 3, 3, 3)))):
+        print(f"  {label:<34}{sequence_speed(cfg, frames, 1 if args.quick else 3):>10.0f}")
+    if args.profile:
+        profile_step(stage_config(base, "three-stage", 3), batch)
+
+
+if __name__ == "__main__":
+    main()
