@@ -1,0 +1,194 @@
+"""All benchmarks in one go: ``python -m benchmarks`` (or ``make bench``) prints the tables and writes
+``benchmarks/results.md`` with a description of the machine.
+
+Sections: batching throughput (``bench_batching``), training step time and peak memory per model and receptive field
+(``bench_training``, each configuration in a fresh process), whole-sequence and streaming inference
+(``bench_inference``), and the batched-groups against looped-groups speed-up (``bench_model``, when present).
+The default settings finish in under ten minutes on a 2-core laptop; ``--quick`` is a smoke run of every section.
+Timings depend on everything else the machine is doing: the load average at the start is recorded with the results.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ehfusion.io import atomic_write
+
+RESULTS = Path(__file__).resolve().parent / "results.md"
+
+
+# ---------------------------------------------------------------------------------------------------------- machine
+def machine_description() -> dict[str, str]:
+    """CPU model, cores, memory, load, Python and torch versions, torch threads."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            names = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    memory = "unknown"
+    try:
+        with open("/proc/meminfo") as handle:
+            kib = int(next(line for line in handle if line.startswith("MemTotal")).split()[1])
+        memory = f"{kib / 2**20:.1f} GiB"
+    except (OSError, StopIteration, ValueError):
+        pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU only)"
+    return {
+        "CPU": cpu,
+        "logical cores": str(os.cpu_count()),
+        "memory": memory,
+        "GPU": gpu,
+        "load average at start (1, 5, 15 min)": load,
+        "OS": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch threads": str(torch.get_num_threads()),
+        "date (UTC)": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------- sections
+def batching_section(quick: bool, say) -> list[dict]:
+    from benchmarks.bench_batching import measure
+
+    rows = []
+    say(f"{'frames':>6}{'batch':>7}{'windows':>9}{'batches/s':>11}{'windows/s':>11}")
+    for frames in (27,) if quick else (27, 81, 243):
+        row = measure(frames, 1024, "det", epochs=1)
+        rows.append(row)
+        say(f"{frames:>6}{row['batch_size']:>7}{row['windows']:>9}{row['batches_per_second']:>11.1f}"
+            f"{row['windows_per_second']:>11.0f}")
+    return rows
+
+
+def grouping_section(quick: bool, say) -> list[dict] | None:
+    """Batched groups against one module per group (the release's way), from ``benchmarks/bench_model.py``."""
+    try:
+        from benchmarks import bench_model
+    except ImportError:
+        say("benchmarks/bench_model.py is not there: skipped")
+        return None
+    from ehfusion.models import ModelConfig, stage_config
+
+    base = ModelConfig()  # the published size: the grouping overhead matters most there
+    batch = 64 if quick else 128
+    rows = []
+    say(f"{'model':<22}{'batch':>6}{'batched (s)':>13}{'looped (s)':>12}{'speed-up':>10}")
+    for label, cfg in (("three-stage, stage 3", stage_config(base, "three-stage", 3)),
+                       ("one-stage", stage_config(base, "one-stage"))):
+        r = bench_model.compare_training(cfg, batch, 1 if quick else 2, 1)
+        row = {"model": label, "batch": batch, "batched_s": r["batched"], "looped_s": r["release-style"],
+               "speed_up": r["release-style"] / r["batched"]}
+        rows.append(row)
+        say(f"{label:<22}{batch:>6}{row['batched_s']:>13.3f}{row['looped_s']:>12.3f}{row['speed_up']:>9.2f}x")
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------------- report
+def _table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
+    """Markdown table; ``columns`` are (header, key, format)."""
+    head = "| " + " | ".join(h for h, _, _ in columns) + " |"
+    rule = "|" + "|".join("---" if f == "s" else "---:" for _, _, f in columns) + "|"
+    body = ["| " + " | ".join(format(r[k], f) for _, k, f in columns) + " |" for r in rows]
+    return "\n".join([head, rule, *body])
+
+
+def render(machine: dict, sections: dict, settings: dict, seconds: float) -> str:
+    lines = ["# Benchmarks", "",
+             "Written by `python -m benchmarks` (`make bench`). Timings depend on the machine and on whatever else "
+             "it was running (see the load average).", "", "## Machine", ""]
+    lines += [f"- {k}: {v}" for k, v in machine.items()]
+    lines += [f"- settings: {', '.join(f'{k} {v}' for k, v in settings.items())}",
+              f"- total time: {seconds / 60:.1f} min", ""]
+    if sections.get("batching"):
+        lines += ["## Batching throughput", "", "Training windows gathered per second by `WindowBatcher` "
+                  "(embedded det keypoints, S1, S5, S6, S7, flip augmentation, one epoch).", "",
+                  _table(sections["batching"], [("frames", "receptive_field", "d"), ("batch", "batch_size", "d"),
+                                                ("windows", "windows", "d"),
+                                                ("batches/s", "batches_per_second", ".1f"),
+                                                ("windows/s", "windows_per_second", ",.0f")]), ""]
+    if sections.get("training"):
+        lines += ["## Training step", "",
+                  "Forward + backward + AdamW step on one batch of random windows, median over repetitions. Peak RSS "
+                  "is the peak resident memory of a fresh process that ran only this configuration; 'step memory' is "
+                  "that peak minus the resident memory just before the first step.", "",
+                  _table(sections["training"], [("model", "model", "s"), ("frames", "frames", "d"),
+                                                ("batch", "batch", "d"), ("parameters", "params", ",d"),
+                                                ("step (s)", "step_s", ".3f"), ("windows/s", "windows_per_s", ",.0f"),
+                                                ("peak RSS (MiB)", "peak_rss_mib", ",.0f"),
+                                                ("step memory (MiB)", "step_memory_mib", ",.0f")]), ""]
+    if sections.get("inference"):
+        lines += ["## Inference", "",
+                  "Whole sequence: `forward_sequence` on one sequence, evaluation mode, no flip. Streaming: a causal "
+                  "model fed one new frame at a time (batch 1); latency from a frame's arrival to its 3D pose.", "",
+                  _table(sections["inference"], [("model", "model", "s"), ("frames", "frames", "d"),
+                                                 ("sequence frames/s", "sequence_fps", ",.0f"),
+                                                 ("stream frames/s", "stream_fps", ",.0f"),
+                                                 ("latency median (ms)", "latency_ms_median", ".2f"),
+                                                 ("latency p95 (ms)", "latency_ms_p95", ".2f")]), ""]
+    if sections.get("grouping"):
+        lines += ["## Batched groups against looped groups", "",
+                  "One training step of the published-size model (27 frames): the five groups computed as one batched "
+                  "operation against one module per group called in a loop (the release's way), same weights.", "",
+                  _table(sections["grouping"], [("model", "model", "s"), ("batch", "batch", "d"),
+                                                ("batched (s)", "batched_s", ".3f"), ("looped (s)", "looped_s", ".3f"),
+                                                ("speed-up", "speed_up", ".2f")]), ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: 27 frames only, few repetitions")
+    parser.add_argument("--size", default="small", choices=("small", "paper"),
+                        help="model size of the training and inference sections")
+    parser.add_argument("--skip", nargs="*", default=[], choices=("batching", "training", "inference", "grouping"))
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--out", default=str(RESULTS), help="where the markdown report goes")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from benchmarks import bench_inference, bench_training
+
+    start = time.perf_counter()
+    machine = machine_description()
+    for key, value in machine.items():
+        print(f"{key}: {value}")
+    frames = (27,) if args.quick else (27, 81, 243)
+    settings = {"model size": args.size, "quick": args.quick}
+    steps = {
+        "batching": lambda say: batching_section(args.quick, say),
+        "training": lambda say: bench_training.run(frames, size=args.size, repeats=1 if args.quick else 2,
+                                                   warmup=1, threads=args.threads, progress=say),
+        "inference": lambda say: bench_inference.run(frames, size=args.size, length=200 if args.quick else 500,
+                                                     steps=30 if args.quick else 100,
+                                                     repeats=1 if args.quick else 2, progress=say),
+        "grouping": lambda say: grouping_section(args.quick, say),
+    }
+    sections = {}
+    for name, step in steps.items():
+        if name in args.skip:
+            continue
+        print(f"\n== {name} ==", flush=True)
+        t = time.perf_counter()
+        sections[name] = step(lambda text: print(text, flush=True))
+        print(f"({time.perf_counter() - t:.0f} s)", flush=True)
+    seconds = time.perf_counter() - start
+    report = render(machine, sections, settings, seconds)
+    with atomic_write(args.out, "w") as handle:
+        handle.write(report + "\n")
+    print(f"\n{seconds / 60:.1f} min; report written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Command line of the experiments.
+
+    python -m ehfusion.experiments run --keypoints det --seeds 0 1 --epochs 20
+    python -m ehfusion.experiments run --keypoints det --seeds 0 1 --epochs 20 \\
+        --checkpoint heterogeneous=det_three-stage_3_best_epoch.bin --checkpoint stage1=det_three-stage_1_best_epoch.bin
+    python -m ehfusion.experiments summary --keypoints det
+    python -m ehfusion.experiments figures --keypoints det
+
+``run`` trains and evaluates every (model, seed) missing from ``results/experiments_<keypoints>.json`` (see
+:mod:`ehfusion.experiments.runner` for the budget rules); ``summary`` prints mean and standard deviation over seeds;
+``figures`` writes the PNG figures to ``outputs/figures/``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence as SequenceOf
+from pathlib import Path
+
+from .. import paths
+from .results import load_results, summarise
+from .runner import MAPPABLE, MODELS, ExperimentConfig, default_results_path, run_experiments
+
+DEFAULTS = ExperimentConfig()
+
+
+def _mapping(items: SequenceOf[str]) -> dict[str, str]:
+    out = {}
+    for item in items or ():
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise argparse.ArgumentTypeError(f"--checkpoint expects MODEL=FILE, got {item!r}")
+        if name not in MAPPABLE:
+            raise argparse.ArgumentTypeError(f"--checkpoint: unknown model {name!r}; choose from {', '.join(MAPPABLE)}")
+        out[name] = path
+    return out
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(w) for w in text.split(",") if w.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected filter widths like 3,3,3, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ehfusion.experiments",
+                                     description="Ablation experiments: train, evaluate, summarise, plot.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="train and evaluate the models missing from the results file",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    run.add_argument("-k", "--keypoints", default=DEFAULTS.keypoints, help="2D keypoints (gt, det, ...)")
+    run.add_argument("-d", "--dataset", default=DEFAULTS.dataset)
+    run.add_argument("--seeds", type=int, nargs="+", default=list(DEFAULTS.seeds))
+    run.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    run.add_argument("-e", "--epochs", type=int, default=DEFAULTS.epochs,
+                     help="training budget per model in epochs (three-stage models split it over their stages)")
+    run.add_argument("--stage-split", type=float, nargs=3, default=list(DEFAULTS.stage_split),
+                     metavar=("S1", "S2", "S3"), help="fractions of the budget for stages 1, 2, 3")
+    run.add_argument("--stage3-lr-factor", type=float, default=DEFAULTS.stage3_lr_factor)
+    run.add_argument("-b", "--batch-size", type=int, default=DEFAULTS.batch_size)
+    run.add_argument("--subset", type=float, default=DEFAULTS.subset,
+                     help="fraction of the training windows drawn per epoch (same for every model)")
+    run.add_argument("-lr", "--learning-rate", type=float, default=DEFAULTS.lr)
+    run.add_argument("-lrd", "--lr-decay", type=float, default=DEFAULTS.lr_decay)
+    run.add_argument("-arc", "--architecture", type=_widths, default=",".join(map(str, DEFAULTS.filter_widths)),
+                     help="filter widths")
+    run.add_argument("-ch", "--channels", type=int, default=DEFAULTS.channels)
+    run.add_argument("-lfd", "--latent", type=int, default=DEFAULTS.latent)
+    run.add_argument("-hid", "--hidden", type=int, default=DEFAULTS.hidden)
+    run.add_argument("--angle-channels", type=int, default=DEFAULTS.angle_channels)
+    run.add_argument("--angle-features", type=int, default=DEFAULTS.angle_features)
+    run.add_argument("--camera-features", type=int, default=DEFAULTS.camera_features)
+    run.add_argument("--videopose3d-channels", type=int, default=DEFAULTS.videopose3d_channels)
+    run.add_argument("--actions", nargs="+", default=None, help="restrict to these actions (default: all)")
+    run.add_argument("--cameras", type=int, nargs="+", default=None, help="restrict to these cameras (default: all)")
+    run.add_argument("--no-robustness", action="store_true", help="skip the robustness curves")
+    run.add_argument("--robustness-cameras", type=int, nargs="+", default=list(DEFAULTS.robustness_cameras),
+                     help="test cameras used for the robustness curves")
+    run.add_argument("--sigmas", type=float, nargs="+", default=list(DEFAULTS.sigmas_px), help="noise levels (px)")
+    run.add_argument("--dropout-rates", type=float, nargs="+", default=list(DEFAULTS.dropout_rates))
+    run.add_argument("--checkpoint", action="append", default=[], metavar="MODEL=FILE",
+                     help=f"use an already-trained checkpoint as the seed-0 run of MODEL ({', '.join(MAPPABLE)}); "
+                          "repeatable")
+    run.add_argument("--results", default=None, help="results file (default results/experiments_<keypoints>.json)")
+    run.add_argument("--checkpoint-dir", default=None,
+                     help="where the experiment checkpoints go (default outputs/experiments/<dataset>_<keypoints>)")
+    run.add_argument("--overwrite", action="store_true", help="start the results file afresh")
+    run.add_argument("--device", default=DEFAULTS.device)
+    run.add_argument("--threads", type=int, default=None)
+    run.add_argument("--no-progress", action="store_true")
+
+    for name, text in (("summary", "print mean and standard deviation over seeds"),
+                       ("figures", "write the figures to outputs/figures/")):
+        sub = commands.add_parser(name, help=text, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        sub.add_argument("-k", "--keypoints", default=DEFAULTS.keypoints)
+        sub.add_argument("--results", default=None, help="results file (default results/experiments_<keypoints>.json)")
+    return parser
+
+
+def config_from_args(args) -> ExperimentConfig:
+    return ExperimentConfig(
+        keypoints=args.keypoints, dataset=args.dataset, seeds=tuple(args.seeds), models=tuple(args.models),
+        epochs=args.epochs, batch_size=args.batch_size, subset=args.subset, lr=args.learning_rate,
+        lr_decay=args.lr_decay, stage_split=tuple(args.stage_split), stage3_lr_factor=args.stage3_lr_factor,
+        filter_widths=args.architecture, channels=args.channels, latent=args.latent, hidden=args.hidden,
+        angle_channels=args.angle_channels, angle_features=args.angle_features,
+        camera_features=args.camera_features, videopose3d_channels=args.videopose3d_channels,
+        actions=tuple(args.actions) if args.actions else None, cameras=tuple(args.cameras) if args.cameras else None,
+        robustness=not args.no_robustness, robustness_cameras=tuple(args.robustness_cameras),
+        sigmas_px=tuple(args.sigmas), dropout_rates=tuple(args.dropout_rates), device=args.device,
+        threads=args.threads,
+    )
+
+
+def format_summary(summary) -> str:
+    lines = [f"{'model':<36}{'seeds':>6}{'P1 (mm)':>16}{'P2 (mm)':>16}{'MPJVE (mm)':>14}{'params':>10}"
+             f"{'MACs/frame':>12}"]
+    for _, r in summary.iterrows():
+        def pm(metric: str, digits: int = 1) -> str:
+            std = r[f"{metric} std"]
+            return f"{r[f'{metric} mean']:.{digits}f}" + ("" if std != std else f" ± {std:.{digits}f}")
+        lines.append(f"{r['label']:<36}{r['seeds']:>6}{pm('P1'):>16}{pm('P2'):>16}{pm('MPJVE', 2):>14}"
+                     f"{r['params'] / 1e6:>9.2f}M{r['macs_per_frame'] / 1e6:>11.1f}M")
+    return "\n".join(lines)
+
+
+def main(argv: SequenceOf[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    results = Path(args.results) if args.results else default_results_path(args.keypoints)
+    try:
+        if args.command == "run":
+            try:
+                mapping = _mapping(args.checkpoint)
+            except argparse.ArgumentTypeError as err:
+                parser.error(str(err))
+            store = run_experiments(config_from_args(args), results_path=results, checkpoint_dir=args.checkpoint_dir,
+                                    checkpoints=mapping, overwrite=args.overwrite, progress=not args.no_progress)
+            print(f"\nresults: {store.path}")
+            if store.records:
+                print(format_summary(summarise(store)))
+        elif args.command == "summary":
+            print(format_summary(summarise(load_results(results))))
+        elif args.command == "figures":
+            from . import plots
+
+            data = load_results(results)
+            stem = results.stem
+            out = paths.OUTPUT_DIR / "figures"
+            written = [
+                plots.plot_accuracy_vs_parameters(data, path=out / f"{stem}_accuracy_vs_parameters.png"),
+                plots.plot_per_joint(data, path=out / f"{stem}_per_joint.png"),
+                plots.plot_per_action(data, path=out / f"{stem}_per_action.png"),
+            ]
+            if any(r.get("robustness") for r in data["records"]):
+                written.append(plots.plot_robustness(data, path=out / f"{stem}_robustness.png"))
+            print(f"{len(written)} figures in {out}")
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Figures of the ablation (seaborn): accuracy against size, robustness curves, per-joint and per-action errors.
+
+Each function takes results (a results file path, its loaded dict, a :class:`ResultStore` or a list of records),
+draws a new figure and returns it; ``path=`` also saves it atomically (format from the suffix).
+Error bars and bands are one standard deviation over seeds.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+from .results import MODEL_LABELS, MODEL_ORDER, per_action_frame, per_joint_frame, robustness_frame, summarise
+
+__all__ = ["plot_accuracy_vs_parameters", "plot_robustness", "plot_per_joint", "plot_per_action"]
+
+_UNITS = {"noise": "Gaussian 2D noise, sigma (pixels)", "dropout": "missing joints (fraction, filled in time)"}
+
+
+def _save(fig, path):
+    if path is not None:
+        from ..visualisation import save_figure
+
+        save_figure(fig, Path(path))
+    return fig
+
+
+def _palette(models) -> dict:
+    colours = sns.color_palette("deep", len(MODEL_ORDER) + 4)
+    order = list(MODEL_ORDER) + sorted(set(models) - set(MODEL_ORDER))
+    return {m: colours[i % len(colours)] for i, m in enumerate(order)}
+
+
+def _present(frame) -> list[str]:
+    return [m for m in dict.fromkeys(frame["model"])]
+
+
+def plot_accuracy_vs_parameters(results, metric: str = "P1", *, per_frame_macs: bool = False, path=None):
+    """Mean error over seeds (error bar: one standard deviation) against parameters (or MACs per output frame)."""
+    summary = summarise(results)
+    size = "macs_per_frame" if per_frame_macs else "params"
+    palette = _palette(summary["model"])
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for _, row in summary.iterrows():
+        std = row[f"{metric} std"]
+        ax.errorbar(row[size], row[f"{metric} mean"], yerr=0 if np.isnan(std) else std, fmt="o", ms=8, capsize=4,
+                    color=palette[row["model"]], label=f"{row['label']} (n={row['seeds']})")
+    ax.set_xscale("log")
+    ax.set(xlabel="multiply-accumulates per output frame" if per_frame_macs else "parameters",
+           ylabel=f"{metric} (mm, test subjects)", title=f"{metric} against model size (lower left is better)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_robustness(results, metric: str = "P1", *, path=None):
+    """Error against noise level and against the fraction of missing joints, one line per model."""
+    frame = robustness_frame(results)
+    if frame.empty:
+        raise ValueError("the results hold no robustness curves (the runs were made with robustness off)")
+    palette = _palette(frame["model"])
+    kinds = [k for k in ("noise", "dropout") if (frame["perturbation"] == k).any()]
+    fig, axes = plt.subplots(1, len(kinds), figsize=(6 * len(kinds), 4.2), squeeze=False)
+    for ax, kind in zip(axes[0], kinds):
+        part = frame[frame["perturbation"] == kind]
+        sns.lineplot(data=part, x="level", y=metric, hue="model", hue_order=_present(part), palette=palette,
+                     errorbar="sd", marker="o", ax=ax)
+        ax.set(xlabel=_UNITS[kind], ylabel=f"{metric} (mm)", title=f"robustness to {kind}")
+        ax.grid(True, alpha=0.3)
+        handles, labels = ax.get_legend_handles_labels()
+        ax.legend(handles, [MODEL_LABELS.get(label, label) for label in labels], fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_per_joint(results, *, path=None):
+    """P1 per joint (mean over seeds, bar: one standard deviation), one colour per model."""
+    frame = per_joint_frame(results)
+    if frame.empty:
+        raise ValueError("the results hold no per-joint errors")
+    joints = list(dict.fromkeys(frame["joint"]))
+    fig, ax = plt.subplots(figsize=(13, 4.5))
+    sns.barplot(data=frame, x="joint", y="P1", hue="model", order=joints, hue_order=_present(frame),
+                palette=_palette(frame["model"]), errorbar="sd", ax=ax)
+    ax.set(xlabel="", ylabel="P1 (mm)", title="error per joint (test subjects, mean over actions)")
+    ax.tick_params(axis="x", rotation=45)
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, [MODEL_LABELS.get(label, label) for label in labels], fontsize=8, ncol=2)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_per_action(results, metric: str = "P1", *, path=None):
+    """``metric`` per action (mean over seeds, bar: one standard deviation), one colour per model."""
+    frame = per_action_frame(results)
+    if frame.empty:
+        raise ValueError("the results hold no per-action errors")
+    actions = sorted(dict.fromkeys(frame["action"]))
+    fig, ax = plt.subplots(figsize=(13, 4.5))
+    sns.barplot(data=frame, x="action", y=metric, hue="model", order=actions, hue_order=_present(frame),
+                palette=_palette(frame["model"]), errorbar="sd", ax=ax)
+    ax.set(xlabel="", ylabel=f"{metric} (mm)", title=f"{metric} per action (test subjects)")
+    ax.tick_params(axis="x", rotation=45)
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, [MODEL_LABELS.get(label, label) for label in labels], fontsize=8, ncol=2)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,0 +1,530 @@
+r"""The ablation: which part of EHFusion helps, under the same training budget, over several seeds.
+
+Models (names used in the results file, in table order):
+
+================= ==========================================================================================
+``videopose3d``   the VideoPose3D temporal convolution network (the baseline; no groups, camera ignored)
+``no-fusion``     EHFusion without fusion: encoders and plain decoders (= three-stage stage 1)
+``fc``            three-stage EHFusion with fully connected fusion for every group
+``nddr``          three-stage EHFusion with NDDR fusion for every group
+``heterogeneous`` three-stage EHFusion with heterogeneous fusion (FC for the torso, NDDR for the limbs)
+``one-stage``     EHFusion with heterogeneous fusion trained in one stage (plain and fused decoders together)
+================= ==========================================================================================
+
+**Budget.** Every model sees the same number of training windows: ``epochs`` passes over the same fraction
+(``subset``) of the training windows, at the same batch size. A three-stage model splits its ``epochs`` over its stages
+by ``stage_split`` (default half, a quarter, a quarter: with 20 epochs, 10 + 5 + 5), and the fc, nddr and heterogeneous
+variants of one seed start from the **same** stage-1 model (trained ``epochs * stage_split[0]`` epochs; stage 2 freezes
+its encoders, stage 3 fine-tunes everything at ``stage3_lr_factor`` times the learning rate). ``no-fusion`` is a
+stage-1 model given the **whole** budget (its own run), so that "fusion" and "no fusion" are compared at equal cost;
+the shorter shared stage-1 run is only a starting point.
+
+Each stage picks its best epoch on the validation subject (held out from the training subjects; the trainer does
+this); the final model is evaluated **once** on the test subjects: P1, P2, N-MPJPE and MPJVE (mm), per action and per
+joint, parameters and multiply-accumulates per output frame, and robustness curves
+(:func:`~ehfusion.experiments.robustness.robustness_curves`, on the test sequences of ``robustness_cameras``).
+
+Checkpoints go to ``outputs/experiments/<dataset>_<keypoints>/`` (not committed); each run there resumes where it
+stopped and a finished run is reused. Results go to ``results/experiments_<keypoints>.json`` (and CSV tables beside
+it), one record per (model, seed), written after each record; a re-run skips the records that are there.
+
+Already-trained checkpoints can stand in for seed-0 runs: ``checkpoints={"heterogeneous": "det_three-stage_3_best_epoch.bin",
+"stage1": "det_three-stage_1_best_epoch.bin", ...}`` (``stage1`` is the shared stage-1 start of the fusion variants).
+Their records say ``"source": "checkpoint"`` and carry the budget the checkpoint was trained with.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import time
+from collections.abc import Callable, Mapping, Sequence as SequenceOf
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .. import paths
+from ..checkpoints import Checkpoint, load_checkpoint, read_checkpoint
+from ..evaluation import METRICS, evaluate
+from ..models import ModelConfig, build_model, load_stage1_into_stage2, load_stage2_into_stage3, stage_config
+from ..models.introspection import count_macs, parameter_counts, sequence_macs_per_frame
+from .results import MODEL_ORDER, ResultStore, write_tables
+from .robustness import DEFAULT_DROPOUT_RATES, DEFAULT_SIGMAS_PX, robustness_curves
+
+__all__ = [
+    "MODELS",
+    "FUSION_VARIANTS",
+    "MAPPABLE",
+    "ExperimentConfig",
+    "ExperimentData",
+    "stage_epochs",
+    "default_results_path",
+    "default_checkpoint_dir",
+    "load_experiment_data",
+    "run_experiments",
+    "evaluate_model",
+]
+
+MODELS = MODEL_ORDER
+FUSION_VARIANTS = ("fc", "nddr", "heterogeneous")
+#: Names accepted in the checkpoint mapping: the models, and the shared stage-1 model of the fusion variants.
+MAPPABLE = (*MODELS, "stage1")
+#: ExperimentConfig fields that may differ between runs written to one results file.
+RUN_ONLY_FIELDS = ("seeds", "models", "device", "threads")
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything that defines the ablation (the same for every model and seed)."""
+
+    keypoints: str = "det"
+    dataset: str = "embedded"
+    seeds: tuple[int, ...] = (0,)
+    models: tuple[str, ...] = MODELS
+    # ------------------------------------------------------------ budget (identical for every model)
+    epochs: int = 20
+    batch_size: int = 1024
+    subset: float = 1.0
+    lr: float = 1e-3
+    lr_decay: float = 0.95
+    stage_split: tuple[float, float, float] = (0.5, 0.25, 0.25)
+    stage3_lr_factor: float = 0.5
+    # ------------------------------------------------------------ the small CPU model size (the shipped checkpoints')
+    filter_widths: tuple[int, ...] = (3, 3, 3)
+    channels: int = 64
+    latent: int = 64
+    hidden: int = 96
+    angle_channels: int = 16
+    angle_features: int = 16
+    camera_features: int = 16
+    dropout: float = 0.25
+    videopose3d_channels: int = 256  # about as many parameters as three-stage EHFusion at the size above
+    # ------------------------------------------------------------ data and evaluation
+    actions: tuple[str, ...] | None = None
+    cameras: tuple[int, ...] | None = None
+    val_subjects: tuple[str, ...] | None = None  # default: the dataset's validation subjects (S8)
+    flip_tta: bool = True
+    robustness: bool = True
+    sigmas_px: tuple[float, ...] = DEFAULT_SIGMAS_PX
+    dropout_rates: tuple[float, ...] = DEFAULT_DROPOUT_RATES
+    robustness_cameras: tuple[int, ...] | None = (0,)
+    # ------------------------------------------------------------ machine
+    device: str = "auto"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("seeds", "models", "stage_split", "filter_widths", "sigmas_px", "dropout_rates"):
+            setattr(self, name, tuple(getattr(self, name)))
+        for name in ("actions", "cameras", "val_subjects", "robustness_cameras"):
+            if getattr(self, name) is not None:
+                setattr(self, name, tuple(getattr(self, name)))
+        unknown = [m for m in self.models if m not in MODELS]
+        if unknown:
+            raise ValueError(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")
+        if not self.seeds:
+            raise ValueError("give at least one seed")
+        if len(self.stage_split) != 3 or any(f <= 0 for f in self.stage_split):
+            raise ValueError(f"stage_split needs three positive fractions (stage 1, 2, 3), got {self.stage_split}")
+        stage_epochs(self.epochs, self.stage_split)  # raises for budgets too small to split
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> ExperimentConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def comparable(self) -> dict:
+        """The fields that must agree between runs stored in one results file."""
+        return {k: v for k, v in self.to_dict().items() if k not in RUN_ONLY_FIELDS}
+
+    # ------------------------------------------------------------ model configurations
+    def ehfusion_config(self, fusion: str = "heterogeneous") -> ModelConfig:
+        return ModelConfig(
+            filter_widths=self.filter_widths, channels=self.channels, latent=self.latent, hidden=self.hidden,
+            angle_channels=self.angle_channels, angle_features=self.angle_features,
+            camera_features=self.camera_features, dropout=self.dropout, fusion=fusion,
+        )
+
+    def model_config(self, model: str, stage: int = 1) -> ModelConfig:
+        """The :class:`ModelConfig` of one model of the ablation (of one stage for the three-stage variants)."""
+        if model == "videopose3d":
+            return ModelConfig(architecture="videopose3d", filter_widths=self.filter_widths,
+                               channels=self.videopose3d_channels, dropout=self.dropout)
+        if model in ("no-fusion", "stage1"):
+            return self.ehfusion_config("none")  # branches ("unfused",): stage 1 without an unused fusion module
+        if model in FUSION_VARIANTS:
+            return stage_config(self.ehfusion_config(model), "three-stage", stage)
+        if model == "one-stage":
+            return stage_config(self.ehfusion_config("heterogeneous"), "one-stage")
+        raise ValueError(f"unknown model {model!r}; choose from {', '.join(MAPPABLE)}")
+
+
+def stage_epochs(epochs: int, split: SequenceOf[float] = (0.5, 0.25, 0.25)) -> tuple[int, int, int]:
+    """Split a budget of ``epochs`` over the three stages by the fractions ``split``: every stage gets at least one
+    epoch and the three add up to ``epochs`` exactly (stage 3 takes the rounding remainder)."""
+    if epochs < 3:
+        raise ValueError(f"a budget of {epochs} epoch(s) cannot be split over three stages; give at least 3 epochs")
+    total = float(sum(split))
+    first = max(1, round(epochs * split[0] / total))
+    second = max(1, round(epochs * split[1] / total))
+    first = min(first, epochs - 2)
+    second = min(second, epochs - first - 1)
+    return first, second, epochs - first - second
+
+
+def default_results_path(keypoints: str) -> Path:
+    return paths.REPO_DIR / "results" / f"experiments_{keypoints}.json"
+
+
+def default_checkpoint_dir(config: ExperimentConfig) -> Path:
+    return paths.OUTPUT_DIR / "experiments" / f"{config.dataset}_{config.keypoints}"
+
+
+# ---------------------------------------------------------------------------------------------------------- data
+@dataclass
+class ExperimentData:
+    """The sequences of the ablation: training, validation (best epoch), test, and the robustness subset of test."""
+
+    skeleton: object
+    cameras: Mapping
+    val_subjects: tuple[str, ...]
+    train: list
+    validation: list
+    test: list
+    robustness: list
+
+    @property
+    def training_windows(self) -> int:
+        return sum(len(s) for s in self.train)
+
+
+def load_experiment_data(config: ExperimentConfig, dataset=None) -> ExperimentData:
+    """Load the dataset (or use ``dataset``, a :class:`~ehfusion.data.PoseDataset`) and split it by subject."""
+    from ..training import split_validation
+
+    if dataset is None:
+        from ..data import load_dataset
+
+        dataset = load_dataset(config.dataset, keypoints=config.keypoints)
+    train_subjects = list(dataset.split_subjects("train"))
+    test_subjects = list(dataset.split_subjects("test"))
+    val_subjects = list(config.val_subjects or dataset.split_subjects("validation"))
+    train_all = dataset.sequences(train_subjects, config.actions, config.cameras)
+    train, validation = split_validation(train_all, val_subjects)
+    test = dataset.sequences(test_subjects, config.actions, config.cameras)
+    if not test:
+        raise ValueError(f"no test sequences for subjects {test_subjects} with the chosen actions/cameras")
+    robust = test if config.robustness_cameras is None else [s for s in test if s.camera in config.robustness_cameras]
+    if config.robustness and not robust:
+        raise ValueError(f"no test sequences of cameras {config.robustness_cameras} for the robustness curves; "
+                         "choose other robustness_cameras (or None for all)")
+    return ExperimentData(dataset.skeleton, dataset.cameras, tuple(val_subjects), train, validation, test, robust)
+
+
+# ---------------------------------------------------------------------------------------------------------- training
+def _train_config(config: ExperimentConfig, data: ExperimentData, seed: int, epochs: int, lr: float):
+    from ..training import TrainConfig
+
+    return TrainConfig(
+        epochs=epochs, batch_size=config.batch_size, lr=lr, lr_decay=config.lr_decay, seed=seed,
+        device=config.device, val_subjects=data.val_subjects, subset=config.subset,
+        flip_tta=config.flip_tta, num_threads=config.threads,
+    )
+
+
+@dataclass
+class StageRun:
+    """A trained (or reused) stage: its best checkpoint and what it cost."""
+
+    checkpoint: Checkpoint
+    epochs: int
+    best_epoch: int | None
+    seconds: float
+    reused: bool
+
+
+def _finished(last_path: Path, epochs: int) -> bool:
+    if not last_path.is_file():
+        return False
+    try:
+        return int(read_checkpoint(last_path)["epoch"]) >= epochs
+    except (ValueError, OSError):
+        return False
+
+
+def train_stage(
+    model_config: ModelConfig,
+    train_config,
+    data: ExperimentData,
+    *,
+    directory: Path,
+    name: str,
+    run_info: Mapping,
+    initialise: Callable[[torch.nn.Module], None] | None = None,
+    progress: bool = True,
+) -> StageRun:
+    """Train one model (one stage) with :class:`ehfusion.training.Trainer`, or reuse / resume it from ``directory``.
+
+    A finished run (its last checkpoint reached ``train_config.epochs``) is reused; an unfinished one is resumed
+    exactly; otherwise the model is built from the seed, ``initialise(model)`` loads the previous stage, and it trains.
+    """
+    from ..training import Trainer, last_checkpoint_name, seed_everything
+
+    best_path = directory / name
+    last_path = directory / last_checkpoint_name(name)
+    if best_path.is_file() and _finished(last_path, train_config.epochs):
+        ckpt = load_checkpoint(best_path)
+        meta = ckpt.meta
+        seconds = sum(h.get("seconds", 0.0) for h in meta.get("history", []))
+        return StageRun(ckpt, int(meta["epoch"]), meta.get("best_epoch"), seconds, reused=True)
+
+    seed_everything(train_config.seed)
+    model = build_model(model_config)
+    if initialise is not None:
+        initialise(model)
+    trainer = Trainer(model, train_config, data.train, data.validation, skeleton=data.skeleton,
+                      checkpoint_dir=directory, name=name, run_info=dict(run_info), model_config=model_config,
+                      progress=progress)
+    if last_path.is_file():
+        trainer.resume(last_path)
+    summary = trainer.fit()
+    seconds = sum(h.get("seconds", 0.0) for h in trainer.history)
+    return StageRun(load_checkpoint(best_path), trainer.epoch, summary.best_epoch, seconds, reused=False)
+
+
+# ---------------------------------------------------------------------------------------------------------- evaluation
+def used_parameters(model: torch.nn.Module) -> int:
+    """Real parameters that influence the prediction: a stage-1 model built with a fusion module it never calls
+    (as the command line builds it) does not count that module."""
+    counts = parameter_counts(model)
+    if "fused" in getattr(model, "branches", ()):
+        return counts["total"]
+    return counts["total"] - sum(v for k, v in counts.items() if k.startswith("fusion"))
+
+
+def evaluate_model(model: torch.nn.Module, data: ExperimentData, config: ExperimentConfig, seed: int = 0,
+                   progress: bool = False) -> dict:
+    """Test-set numbers of one model: metrics (mm), per action, per joint, sizes and robustness curves.
+
+    Sizes are counted on the CPU; the evaluation runs on ``config.device`` (CUDA when "auto" finds it).
+    """
+    from ..training import resolve_device
+
+    model = model.cpu().eval()
+    out = {
+        "params": used_parameters(model),
+        "macs_per_frame": count_macs(model),
+        "macs_per_frame_sequence": sequence_macs_per_frame(model),
+        "test_frames": int(sum(len(s) for s in data.test)),
+    }
+    model.to(resolve_device(config.device))
+    try:
+        result = evaluate(model, data.test, config.flip_tta, skeleton=data.skeleton, progress=progress)
+        out["metrics"] = {m: result.overall[m] for m in METRICS}
+        out["per_action"] = result.per_action.to_dict("records")
+        out["per_joint"] = result.per_joint.to_dict("records")
+        if config.robustness:
+            curves = robustness_curves(model, data.robustness, config.sigmas_px, config.dropout_rates, seed=seed,
+                                       flip_tta=config.flip_tta, cameras=data.cameras, skeleton=data.skeleton,
+                                       progress=progress)
+            out["robustness"] = curves.to_dict("records")
+            out["robustness_sequences"] = len(data.robustness)
+    finally:
+        model.cpu()
+    return out
+
+
+def _display_path(path: Path) -> str:
+    """A checkpoint path for the results file: relative to the repository when inside it (no machine paths)."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(paths.REPO_DIR))
+    except ValueError:
+        return path.name
+
+
+# ---------------------------------------------------------------------------------------------------------- mapping
+def _check_mapped(name: str, ckpt: Checkpoint, config: ExperimentConfig) -> None:
+    """Refuse a mapped checkpoint that is not the kind of model it stands in for."""
+    meta, cfg = ckpt.meta, ckpt.config
+    if meta.get("keypoints") and meta["keypoints"] != config.keypoints:
+        raise ValueError(f"checkpoint {ckpt.name} was trained on {meta['keypoints']!r} keypoints, but these "
+                         f"experiments use {config.keypoints!r}; map a checkpoint of the same keypoints")
+    expected = {
+        "videopose3d": lambda: cfg.architecture == "videopose3d",
+        "no-fusion": lambda: cfg.architecture == "ehfusion" and cfg.branches == ("unfused",),
+        "stage1": lambda: cfg.architecture == "ehfusion" and cfg.branches == ("unfused",),
+        "one-stage": lambda: cfg.architecture == "ehfusion" and cfg.branches == ("unfused", "fused")
+        and cfg.fusion == "heterogeneous",
+    }
+    for variant in FUSION_VARIANTS:
+        expected[variant] = (lambda v=variant: cfg.architecture == "ehfusion" and cfg.branches == ("fused",)
+                             and cfg.fusion == v and meta.get("stage") == 3)
+    if name not in expected:
+        raise ValueError(f"cannot map a checkpoint to {name!r}; names: {', '.join(MAPPABLE)}")
+    if not expected[name]():
+        raise ValueError(f"checkpoint {ckpt.name} ({ckpt.describe()}) is not a {name!r} model; see "
+                         f"ehfusion.experiments.runner's docstring for what each name means")
+
+
+def _load_mapping(mapping: Mapping[str, str] | None, config: ExperimentConfig) -> dict[str, Checkpoint]:
+    loaded = {}
+    for name, path in (mapping or {}).items():
+        if name not in MAPPABLE:
+            raise ValueError(f"unknown model {name!r} in the checkpoint mapping; names: {', '.join(MAPPABLE)}")
+        ckpt = load_checkpoint(path)
+        _check_mapped(name, ckpt, config)
+        loaded[name] = ckpt
+    return loaded
+
+
+SIZE_FIELDS = ("architecture", "filter_widths", "channels", "latent", "hidden", "angle_channels", "angle_features",
+               "camera_features", "camera_hidden", "dropout", "fusion", "causal")
+
+
+def size_differences(actual: ModelConfig, expected: ModelConfig) -> dict:
+    """``{field: [checkpoint's value, experiment's value]}`` for the model fields that differ."""
+    a, e = actual.to_dict(), expected.to_dict()
+    return {k: [a[k], e[k]] for k in SIZE_FIELDS if a.get(k) != e.get(k)}
+
+
+def _checkpoint_budget(ckpt: Checkpoint) -> dict:
+    train = ckpt.meta.get("train_config", {}) or {}
+    return {"epochs": ckpt.meta.get("epoch"), "batch_size": train.get("batch_size"), "subset": train.get("subset"),
+            "note": "as trained for the shipped checkpoint (may differ from the experiment's budget)"}
+
+
+# ---------------------------------------------------------------------------------------------------------- runner
+class _SeedRuns:
+    """The trained stages of one seed, built on demand and shared between the models that need them."""
+
+    def __init__(self, config: ExperimentConfig, data: ExperimentData, seed: int, directory: Path,
+                 mapped: Mapping[str, Checkpoint], progress: bool) -> None:
+        self.config, self.data, self.seed, self.directory = config, data, seed, directory
+        self.mapped = mapped
+        self.progress = progress
+        self.e1, self.e2, self.e3 = stage_epochs(config.epochs, config.stage_split)
+        self._stage1: StageRun | None = None
+
+    def _info(self, strategy: str, stage: int) -> dict:
+        return {"strategy": strategy, "stage": stage, "dataset": self.config.dataset,
+                "keypoints": self.config.keypoints}
+
+    def _train(self, model_config, epochs, lr, name, info, initialise=None) -> StageRun:
+        return train_stage(model_config, _train_config(self.config, self.data, self.seed, epochs, lr), self.data,
+                           directory=self.directory, name=name, run_info=info, initialise=initialise,
+                           progress=self.progress)
+
+    def stage1(self) -> StageRun:
+        if self._stage1 is None:
+            if "stage1" in self.mapped:
+                ckpt = self.mapped["stage1"]
+                self._stage1 = StageRun(ckpt, int(ckpt.meta.get("epoch", 0)), ckpt.meta.get("best_epoch"), 0.0, True)
+            else:
+                self._stage1 = self._train(self.config.model_config("stage1"), self.e1, self.config.lr,
+                                           f"stage1_seed{self.seed}_best_epoch.bin", self._info("three-stage", 1))
+        return self._stage1
+
+    def train(self, model: str) -> tuple[Checkpoint, dict]:
+        """Train one model of the ablation; returns its best checkpoint and the record fields about training."""
+        cfg, lr, seed = self.config, self.config.lr, self.seed
+        if model == "videopose3d":
+            run = self._train(cfg.model_config(model), cfg.epochs, lr, f"videopose3d_seed{seed}_best_epoch.bin",
+                              self._info("baseline", 1))
+            return run.checkpoint, self._fields([run], [cfg.epochs])
+        if model == "no-fusion":
+            run = self._train(cfg.model_config(model), cfg.epochs, lr, f"no-fusion_seed{seed}_best_epoch.bin",
+                              self._info("three-stage", 1))
+            return run.checkpoint, self._fields([run], [cfg.epochs])
+        if model == "one-stage":
+            run = self._train(cfg.model_config(model), cfg.epochs, lr, f"one-stage_seed{seed}_best_epoch.bin",
+                              self._info("one-stage", 1))
+            return run.checkpoint, self._fields([run], [cfg.epochs])
+        if model in FUSION_VARIANTS:
+            first = self.stage1()
+            second = self._train(
+                cfg.model_config(model, 2), self.e2, lr, f"{model}_stage2_seed{seed}_best_epoch.bin",
+                self._info("three-stage", 2),
+                initialise=lambda m: load_stage1_into_stage2(m, first.checkpoint.state["model_state"]))
+            third = self._train(
+                cfg.model_config(model, 3), self.e3, lr * cfg.stage3_lr_factor, f"{model}_seed{seed}_best_epoch.bin",
+                self._info("three-stage", 3),
+                initialise=lambda m: load_stage2_into_stage3(m, second.checkpoint.state["model_state"]))
+            fields = self._fields([first, second, third], [self.e1, self.e2, self.e3])
+            fields["shared_stage1"] = _display_path(first.checkpoint.path)
+            return third.checkpoint, fields
+        raise ValueError(f"unknown model {model!r}")
+
+    def _fields(self, runs: SequenceOf[StageRun], epochs: SequenceOf[int]) -> dict:
+        return {
+            "budget": {"epochs": int(sum(epochs)), "stage_epochs": [int(e) for e in epochs],
+                       "batch_size": self.config.batch_size, "subset": self.config.subset,
+                       "windows_per_epoch": int(self.data.training_windows * self.config.subset)},
+            "best_epochs": [r.best_epoch for r in runs],
+            "train_seconds": float(sum(r.seconds for r in runs)),
+        }
+
+
+def run_experiments(
+    config: ExperimentConfig,
+    *,
+    results_path: str | Path | None = None,
+    checkpoint_dir: str | Path | None = None,
+    checkpoints: Mapping[str, str] | None = None,
+    dataset=None,
+    overwrite: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> ResultStore:
+    """Run the ablation of ``config`` (every model x seed not yet in the results file) and return the results.
+
+    ``checkpoints`` maps model names (and ``"stage1"``) to already-trained checkpoints used as the seed-0 runs.
+    ``dataset`` overrides loading ``config.dataset`` (tests pass a small one). The results file (default
+    ``results/experiments_<keypoints>.json``) and its CSV tables are rewritten after each record.
+    """
+    if config.threads:
+        torch.set_num_threads(int(config.threads))
+    results_path = Path(results_path) if results_path is not None else default_results_path(config.keypoints)
+    directory = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir(config)
+    store = ResultStore(results_path, config.comparable(), overwrite=overwrite)
+    mapped = _load_mapping(checkpoints, config)
+    todo = [(seed, model) for seed in config.seeds for model in config.models if not store.has(model, seed)]
+    skipped = len(config.seeds) * len(config.models) - len(todo)
+    if skipped:
+        log(f"{skipped} run(s) already in {results_path}: skipped")
+    if not todo:
+        return store
+    data = load_experiment_data(config, dataset)
+    log(f"{len(todo)} run(s) on {config.dataset}/{config.keypoints}: {len(data.train)} training sequences "
+        f"({data.training_windows} windows), {len(data.validation)} validation, {len(data.test)} test; "
+        f"budget {config.epochs} epochs (three-stage {'+'.join(map(str, stage_epochs(config.epochs, config.stage_split)))})")
+    seed_runs: dict[int, _SeedRuns] = {}
+    for seed, model in todo:
+        runs = seed_runs.setdefault(seed, _SeedRuns(config, data, seed, directory,
+                                                    mapped if seed == 0 else {}, progress))
+        start = time.perf_counter()
+        if seed == 0 and model in mapped:
+            ckpt = mapped[model]
+            stage = 3 if model in FUSION_VARIANTS else 1
+            differs = size_differences(ckpt.config, config.model_config(model, stage))
+            fields = {"source": "checkpoint", "budget": _checkpoint_budget(ckpt), "best_epochs": [ckpt.meta.get(
+                "best_epoch")], "train_seconds": None, "differs_from_experiment": differs}
+            log(f"[seed {seed}] {model}: evaluating the given checkpoint {ckpt.path}" +
+                (f" (differs from the experiment's model: {differs})" if differs else ""))
+        else:
+            log(f"[seed {seed}] {model}: training")
+            ckpt, fields = runs.train(model)
+            fields["source"] = "trained"
+        record = {"model": model, "seed": seed, "checkpoint": _display_path(ckpt.path),
+                  "model_config": ckpt.config.to_dict(),
+                  **fields}
+        record.update(evaluate_model(ckpt.model, data, config, seed=seed, progress=progress))
+        record["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        store.add(record)
+        write_tables(store, results_path.with_suffix(""))
+        m = record["metrics"]
+        log(f"[seed {seed}] {model}: P1 {m['P1']:.1f} mm, P2 {m['P2']:.1f} mm, MPJVE {m['MPJVE']:.2f} mm, "
+            f"{record['params'] / 1e6:.2f}M parameters ({time.perf_counter() - start:.0f} s)")
+    return store
