@@ -15,6 +15,24 @@ How it fits together:
 * Numbers computed per process (training losses) are combined with :func:`reduce_mean`; files are written by rank 0
   only (:attr:`DistributedContext.is_main`), and the others wait at a :func:`barrier` before reading them.
 
+With :class:`ehfusion.training.Trainer` all of this is one argument. A script ``train_ddp.py`` started with
+``torchrun --nproc_per_node=4 train_ddp.py``::
+
+    from ehfusion.data import load_dataset
+    from ehfusion.distributed import cleanup, init_distributed
+    from ehfusion.models import ModelConfig, build_model
+    from ehfusion.training import TrainConfig, Trainer, seed_everything, split_validation
+
+    context = init_distributed()                      # nccl on GPUs (one per process), gloo on CPUs
+    ds = load_dataset("embedded", keypoints="det")
+    train, val = split_validation(ds.sequences(subjects=["S1", "S5", "S6", "S7", "S8"]), ["S8"])
+    seed_everything(0)
+    model = build_model(ModelConfig(latent=512))
+    trainer = Trainer(model, TrainConfig(epochs=80, batch_size=1024), train, val, skeleton=ds.skeleton,
+                      checkpoint_dir="checkpoints/runs", name="ddp_best_epoch.bin", distributed=context)
+    trainer.fit()                                     # rank 0 validates and writes the checkpoints
+    cleanup(context)
+
 BatchNorm statistics are computed per process (each on its own shard of the batch) unless ``sync_batchnorm=True``
 (CUDA only); DDP copies rank 0's running statistics to the other processes at the start of every forward pass, so
 after the last step they differ between processes until :func:`synchronise_buffers` averages them (call it before
@@ -160,15 +178,16 @@ def unused_parameters(model: nn.Module) -> list[str]:
 
 def wrap_model(model: nn.Module, context: DistributedContext, *, sync_batchnorm: bool = False,
                find_unused_parameters: bool | None = None) -> nn.Module:
-    """Move ``model`` to the context's device and wrap it in DistributedDataParallel (unchanged when single-process).
+    """Move ``model`` to the context's device and wrap it in DistributedDataParallel (returned untouched when
+    single-process).
 
     ``find_unused_parameters=None`` decides by probing the model (:func:`unused_parameters`). The returned wrapper is
     what the training loop calls; the model itself (``unwrap_model(wrapped)``) keeps its attributes and is what gets
     saved.
     """
-    model = model.to(context.device)
     if not context.enabled:
         return model
+    model = model.to(context.device)
     if sync_batchnorm:
         if context.device.type != "cuda":
             raise ValueError("SyncBatchNorm runs on CUDA only; leave sync_batchnorm=False for CPU training")
@@ -203,7 +222,8 @@ def reduce_mean(values: Mapping[str, float], context: DistributedContext, weight
     total_weight = float(packed[-1])
     if total_weight == 0:
         raise ValueError("reduce_mean: the weights of all processes add up to zero")
-    return {k: float(packed[i]) / total_weight for i, k in enumerate(keys)}
+    reduced = {k: float(packed[i]) / total_weight for i, k in enumerate(keys)}
+    return {k: reduced[k] for k in values}  # the caller's key order
 
 
 def synchronise_buffers(model: nn.Module, context: DistributedContext) -> None:

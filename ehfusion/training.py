@@ -31,6 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import checkpoints
+from . import distributed as dp
 from .data.batching import WindowBatcher
 from .evaluation import evaluate_branches
 from .metrics import mpjpe_loss
@@ -183,6 +184,10 @@ class Trainer:
     progress: show tqdm progress bars.
     log: where the one line per epoch goes (default: beside the progress bars, or nowhere without them).
     on_batch_end: optional ``callback(trainer, epoch, step)`` after each optimiser step.
+    distributed: a :class:`~ehfusion.distributed.DistributedContext` (from ``init_distributed()`` under torchrun) to
+        train data-parallel: the model runs wrapped in DistributedDataParallel on the context's device, each process
+        draws its shard of the windows, losses are averaged over the processes, BatchNorm statistics are averaged
+        after every epoch, rank 0 validates and writes the checkpoints. ``None``: one process.
     """
 
     def __init__(
@@ -200,11 +205,13 @@ class Trainer:
         progress: bool = True,
         log: Callable[[str], None] | None = None,
         on_batch_end: Callable[[Trainer, int, int], None] | None = None,
+        distributed: dp.DistributedContext | None = None,
     ) -> None:
         self.config = config
         if config.num_threads:
             torch.set_num_threads(int(config.num_threads))
-        self.device = resolve_device(config.device)
+        self.distributed = distributed or dp.SINGLE_PROCESS
+        self.device = self.distributed.device if self.distributed.enabled else resolve_device(config.device)
         self.model = model.to(self.device)
         self.model_config = model_config if model_config is not None else getattr(model, "config", None)
         if self.model_config is None:
@@ -213,8 +220,10 @@ class Trainer:
         self.train_sequences = list(train_sequences)
         self.val_sequences = list(val_sequences)
         self.run_info = {"strategy": "one-stage", "stage": 1, "dataset": "", "keypoints": ""} | dict(run_info or {})
-        self.progress = progress
+        self.progress = progress and self.distributed.is_main
         self.log = log if log is not None else (tqdm.write if progress else None)
+        if not self.distributed.is_main:
+            self.log = None  # one process reports
         self.on_batch_end = on_batch_end
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.best_path = self.checkpoint_dir / name if self.checkpoint_dir else None
@@ -228,8 +237,10 @@ class Trainer:
         self.batcher = WindowBatcher(
             self.train_sequences, self.model.receptive_field, config.batch_size, skeleton=skeleton, shuffle=True,
             flip_augment=config.flip_augment, seed=config.seed, causal=bool(getattr(self.model_config, "causal", False)),
-            subset=config.subset,
+            subset=config.subset, rank=self.distributed.rank, world_size=self.distributed.world_size,
         )
+        # what the training step calls: the model itself, or its DistributedDataParallel wrapper (same parameters)
+        self.network = dp.wrap_model(self.model, self.distributed)
         self.epoch = 0                       # completed epochs
         self.history: list[dict] = []
         self.best_epoch: int | None = None
@@ -258,7 +269,7 @@ class Trainer:
             window = batch.window.to(self.device, non_blocking=True)
             camera = batch.camera.to(self.device, non_blocking=True)
             target = batch.target.to(self.device, non_blocking=True)
-            outputs = self.model(window, camera)
+            outputs = self.network(window, camera)
             losses = {branch: mpjpe_loss(pred, target) for branch, pred in outputs.items()}
             loss = sum(losses.values())
             self.optimizer.zero_grad(set_to_none=True)
@@ -271,7 +282,11 @@ class Trainer:
             bar.set_postfix(loss_mm=f"{1000 * float(loss.detach()) / len(losses):.1f}")
             if self.on_batch_end is not None:
                 self.on_batch_end(self, epoch, step)
-        return {branch: 1000 * total / max(seen, 1) for branch, total in totals.items()}
+        means = {branch: 1000 * total / max(seen, 1) for branch, total in totals.items()}
+        if self.distributed.enabled:  # every process: the mean over all processes' windows, and the same BatchNorm
+            means = dp.reduce_mean(means, self.distributed, weight=seen)
+            dp.synchronise_buffers(self.model, self.distributed)
+        return means
 
     def validate(self) -> dict[str, float]:
         """Validation P1 (mm) per branch on the validation sequences (with flip TTA unless switched off)."""
@@ -293,7 +308,8 @@ class Trainer:
             momentum = self.config.bn_momentum(epoch)
             train_losses = self.train_epoch(epoch)
             self.scheduler.step()
-            val = self.validate() if validate else {}
+            val = self.validate() if validate and self.distributed.is_main else {}
+            val = dp.broadcast_object(val, self.distributed)  # rank 0 validates; every process decides alike
             record = {"epoch": epoch + 1, "lr": lr, "bn_momentum": momentum}
             record |= {f"train_{b}": v for b, v in train_losses.items()}
             record |= {f"val_p1_{b}": v for b, v in val.items()}
@@ -336,6 +352,9 @@ class Trainer:
     def _save(self, improved: bool, record: dict) -> None:
         if self.checkpoint_dir is None:
             return
+        if not self.distributed.is_main:  # rank 0 writes; the others wait until the files are complete
+            dp.barrier(self.distributed)
+            return
         metrics = {k: v for k, v in record.items() if k.startswith(("train_", "val_"))}
         if improved:
             checkpoints.save_checkpoint(self.best_path, self.model, metrics=metrics, **self._checkpoint_fields())
@@ -343,6 +362,7 @@ class Trainer:
             self.last_path, self.model, metrics=metrics, optimizer=self.optimizer, scheduler=self.scheduler,
             rng_state=checkpoints.capture_rng_state(), **self._checkpoint_fields(),
         )
+        dp.barrier(self.distributed)
 
     def resume(self, path: str | Path | None = None) -> int:
         """Restore model, optimiser, scheduler, random states, history and best-so-far from a last checkpoint.

@@ -150,7 +150,7 @@ def test_trainer_runs_data_parallel_and_writes_checkpoints_once(tmp_path):
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["tiny_best_epoch.bin", "tiny_last_epoch.bin"]
 
 
-# ---------------------------------------------------------------------------------------------------------- single process
+# ----------------------------------------------------------------------------------------------------- single process
 def test_single_process_context_without_torchrun():
     assert environment_ranks({}) == (0, 1, 0)
     assert environment_ranks({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}) == (3, 4, 1)

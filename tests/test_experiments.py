@@ -19,6 +19,7 @@ from ehfusion.experiments import (
     fill_dropped,
     image_width_of,
     load_results,
+    paired_differences,
     pixels_to_normalised,
     robustness_curves,
     robustness_frame,
@@ -79,7 +80,7 @@ def test_image_width_comes_from_the_sequences_camera():
         image_width_of(seq)
 
 
-# ---------------------------------------------------------------------------------------------------- dropout and filling
+# ------------------------------------------------------------------------------------------------ dropout and filling
 def test_dropout_mask_rate_and_every_joint_keeps_a_frame():
     rng = np.random.default_rng(1)
     assert not drop_joints(50, 17, 0.0, rng).any()
@@ -165,7 +166,7 @@ def test_bad_levels_are_refused_before_any_work(test_sequences):
         robustness_curves(tiny_model(), [], image_width=1000)
 
 
-# ---------------------------------------------------------------------------------------------------- records and summary
+# ------------------------------------------------------------------------------------------------ records and summary
 def record(model: str, seed: int, p1: float, p2: float = 40.0, params: int = 1000) -> dict:
     return {"model": model, "seed": seed, "source": "trained",
             "metrics": {"P1": p1, "P2": p2, "N-MPJPE": p1 - 1, "MPJVE": 2.0},
@@ -192,6 +193,24 @@ def test_summary_gives_mean_and_sample_std_over_seeds_in_model_order():
     assert len(frame) == 8 and set(frame["level"]) == {0.0, 10.0}
     with pytest.raises(ValueError, match="no result records"):
         summarise([])
+
+
+def test_paired_differences_over_seeds_with_a_t_interval():
+    records = [record("heterogeneous", s, p) for s, p in [(0, 50.0), (1, 51.0), (2, 49.0)]]
+    records += [record("no-fusion", s, p) for s, p in [(0, 53.0), (1, 54.5), (2, 51.5)]]   # d = -3, -3.5, -2.5
+    records += [record("fc", s, p) for s, p in [(0, 50.0), (1, 52.0), (2, 48.5)]]          # d = 0, -1, 0.5
+    records += [record("videopose3d", 0, 60.0)]
+    diffs = paired_differences(records).set_index("model")
+    assert list(diffs.index) == ["videopose3d", "no-fusion", "fc"]
+    nf = diffs.loc["no-fusion"]
+    assert nf["per_seed"] == pytest.approx({0: -3.0, 1: -3.5, 2: -2.5})
+    assert nf["mean"] == pytest.approx(-3.0) and nf["std"] == pytest.approx(0.5)
+    assert nf["ci95"] == pytest.approx(4.303 * 0.5 / math.sqrt(3))
+    assert nf["verdict"] == "lower"
+    assert diffs.loc["fc", "verdict"] == "unclear"
+    assert diffs.loc["videopose3d", "verdict"] == "one seed" and diffs.loc["videopose3d", "mean"] == -10.0
+    with pytest.raises(ValueError, match="no runs of 'nddr'"):
+        paired_differences(records, reference="nddr")
 
 
 def test_result_store_writes_atomically_replaces_by_key_and_guards_the_configuration(tmp_path):
@@ -283,6 +302,12 @@ def test_runner_trains_records_and_resumes(tmp_path, embedded, monkeypatch):
         run_experiments(ExperimentConfig(models=("fc",), **(TINY | {"epochs": 4})), results_path=results,
                         dataset=embedded, progress=False, log=lambda *_: None)
 
+    # the checkpoints of another schedule are not silently reused
+    with pytest.raises(ValueError, match="another schedule.*epochs"):
+        run_experiments(ExperimentConfig(models=("videopose3d",), **(TINY | {"epochs": 4})),
+                        results_path=tmp_path / "other.json", checkpoint_dir=tmp_path / "ckpt", dataset=embedded,
+                        progress=False, log=lambda *_: None)
+
     # a trained checkpoint stands in for the seed-0 run, and must be the right kind of model
     mapped = run_experiments(ExperimentConfig(models=("videopose3d",), **TINY), results_path=tmp_path / "m.json",
                              checkpoints={"videopose3d": str(tmp_path / "ckpt" / "videopose3d_seed0_best_epoch.bin")},
@@ -302,6 +327,14 @@ def test_runner_trains_records_and_resumes(tmp_path, embedded, monkeypatch):
 def test_command_line_reports_a_missing_results_file(tmp_path, capsys):
     assert experiments_main(["summary", "--results", str(tmp_path / "none.json")]) == 2
     assert "no results file" in capsys.readouterr().err
+
+
+def test_training_key_follows_what_shapes_the_weights():
+    base = ExperimentConfig()
+    assert base.training_key() == ExperimentConfig(seeds=(0, 1, 2), sigmas_px=(0, 5), models=("fc",)).training_key()
+    assert base.training_key() != ExperimentConfig(epochs=21).training_key()
+    assert base.training_key() != ExperimentConfig(channels=32).training_key()
+    assert runner_module.default_checkpoint_dir(base).name == f"embedded_det_{base.training_key()}"
 
 
 def test_configuration_errors_are_clear():

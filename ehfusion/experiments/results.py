@@ -34,6 +34,7 @@ __all__ = [
     "records_of",
     "runs_frame",
     "summarise",
+    "paired_differences",
     "robustness_frame",
     "per_joint_frame",
     "per_action_frame",
@@ -211,6 +212,56 @@ def summarise(results) -> pd.DataFrame:
     out = out.reset_index()
     out.insert(1, "label", out["model"].map(lambda m: MODEL_LABELS.get(m, m)))
     return _ordered(out)
+
+
+#: Two-sided 95 % quantiles of Student's t distribution by degrees of freedom (a lookup, to need no SciPy).
+_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+         12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042, 60: 2.000}
+
+
+def t_quantile_975(dof: int) -> float:
+    """Student's t 97.5 % quantile for ``dof`` degrees of freedom (the tabulated value at or below ``dof``: on the
+    safe, wider side between table entries; 1.96 beyond 60)."""
+    if dof < 1:
+        raise ValueError(f"need at least one degree of freedom (two seeds), got {dof}")
+    if dof > 60:
+        return 1.960
+    return _T975[max(k for k in _T975 if k <= dof)]
+
+
+def paired_differences(results, reference: str = "heterogeneous", metric: str = "P1") -> pd.DataFrame:
+    r"""Per-seed differences ``reference - other`` of ``metric`` (mm), for every other model run with the same seeds.
+
+    Runs of one seed share their initial weights and data order (and the fusion variants their stage-1 model), so the
+    paired difference :math:`d_i` is sharper than comparing means. Columns: ``model`` (the other one), ``seeds``,
+    ``per_seed`` (``{seed: d_i}``), ``mean``, ``std`` (sample, ddof=1), ``ci95`` (half-width of the 95 % t interval
+    of the mean, :math:`t_{0.975,n-1}\, s_d / \sqrt n`) and ``verdict``: ``"lower"`` (the reference is better: the
+    whole interval is below zero), ``"higher"``, ``"unclear"`` (the interval contains zero) or ``"one seed"``.
+    """
+    runs = runs_frame(results)
+    if reference not in set(runs["model"]):
+        raise ValueError(f"no runs of {reference!r} in the results; models: {', '.join(dict.fromkeys(runs['model']))}")
+    wide = runs.pivot_table(index="seed", columns="model", values=metric, aggfunc="first")
+    rows = []
+    for other in [m for m in dict.fromkeys(runs["model"]) if m != reference]:
+        d = (wide[reference] - wide[other]).dropna()
+        if d.empty:
+            continue
+        n = len(d)
+        mean = float(d.mean())
+        std = float(d.std(ddof=1)) if n > 1 else float("nan")
+        half = t_quantile_975(n - 1) * std / math.sqrt(n) if n > 1 else float("nan")
+        if n < 2:
+            verdict = "one seed"
+        elif mean + half < 0:
+            verdict = "lower"
+        elif mean - half > 0:
+            verdict = "higher"
+        else:
+            verdict = "unclear"
+        rows.append({"model": other, "seeds": n, "per_seed": {int(k): float(v) for k, v in d.items()}, "mean": mean,
+                     "std": std, "ci95": half, "verdict": verdict})
+    return _ordered(pd.DataFrame(rows, columns=["model", "seeds", "per_seed", "mean", "std", "ci95", "verdict"]))
 
 
 def _long(results, key: str, columns: SequenceOf[str]) -> pd.DataFrame:

@@ -86,7 +86,7 @@ def image_width_of(seq, cameras: Mapping | None = None, image_width: float | Non
     return float(camera.res_w)
 
 
-# ---------------------------------------------------------------------------------------------------------- perturbations
+# ------------------------------------------------------------------------------------------------------ perturbations
 def add_pixel_noise(keypoints: np.ndarray, sigma_px: float, image_width: float,
                     rng: np.random.Generator) -> np.ndarray:
     """Normalised keypoints ``(N, J, 2)`` plus Gaussian noise of ``sigma_px`` pixels on each coordinate."""

@@ -28,14 +28,17 @@ Checkpoints go to ``outputs/experiments/<dataset>_<keypoints>/`` (not committed)
 stopped and a finished run is reused. Results go to ``results/experiments_<keypoints>.json`` (and CSV tables beside
 it), one record per (model, seed), written after each record; a re-run skips the records that are there.
 
-Already-trained checkpoints can stand in for seed-0 runs: ``checkpoints={"heterogeneous": "det_three-stage_3_best_epoch.bin",
-"stage1": "det_three-stage_1_best_epoch.bin", ...}`` (``stage1`` is the shared stage-1 start of the fusion variants).
+Already-trained checkpoints can stand in for seed-0 runs:
+``checkpoints={"heterogeneous": "det_three-stage_3_best_epoch.bin", "stage1": "det_three-stage_1_best_epoch.bin"}``
+(``stage1`` is the shared stage-1 start of the fusion variants).
 Their records say ``"source": "checkpoint"`` and carry the budget the checkpoint was trained with.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import hashlib
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence as SequenceOf
 from dataclasses import dataclass, field
@@ -71,6 +74,8 @@ FUSION_VARIANTS = ("fc", "nddr", "heterogeneous")
 MAPPABLE = (*MODELS, "stage1")
 #: ExperimentConfig fields that may differ between runs written to one results file.
 RUN_ONLY_FIELDS = ("seeds", "models", "device", "threads")
+#: ExperimentConfig fields that only change the test evaluation (not the trained weights).
+EVALUATION_ONLY_FIELDS = ("robustness", "sigmas_px", "dropout_rates", "robustness_cameras")
 
 
 @dataclass
@@ -135,6 +140,11 @@ class ExperimentConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
+    def training_key(self) -> str:
+        """Eight hex digits that change with every field that shapes the trained weights."""
+        fields = {k: v for k, v in self.comparable().items() if k not in EVALUATION_ONLY_FIELDS}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
+
     def comparable(self) -> dict:
         """The fields that must agree between runs stored in one results file."""
         return {k: v for k, v in self.to_dict().items() if k not in RUN_ONLY_FIELDS}
@@ -179,7 +189,10 @@ def default_results_path(keypoints: str) -> Path:
 
 
 def default_checkpoint_dir(config: ExperimentConfig) -> Path:
-    return paths.OUTPUT_DIR / "experiments" / f"{config.dataset}_{config.keypoints}"
+    """``outputs/experiments/<dataset>_<keypoints>_<key>``: ``key`` is a short hash of everything that shapes the
+    trained weights (budget, sizes, data selection; not the seeds, models or robustness levels), so experiments with
+    different settings never share or overwrite each other's checkpoints."""
+    return paths.OUTPUT_DIR / "experiments" / f"{config.dataset}_{config.keypoints}_{config.training_key()}"
 
 
 # ---------------------------------------------------------------------------------------------------------- data
@@ -245,13 +258,24 @@ class StageRun:
     reused: bool
 
 
-def _finished(last_path: Path, epochs: int) -> bool:
+#: TrainConfig fields a reused or resumed run must share with the requested one.
+_TRAINING_FIELDS = ("epochs", "batch_size", "lr", "lr_decay", "seed", "subset", "flip_augment", "weight_decay")
+
+
+def _previous_run(last_path: Path, train_config) -> dict | None:
+    """The last checkpoint of an earlier run of this stage (``None`` if there is none); refuses one trained with
+    another schedule, whose weights would silently stand for a different budget."""
     if not last_path.is_file():
-        return False
-    try:
-        return int(read_checkpoint(last_path)["epoch"]) >= epochs
-    except (ValueError, OSError):
-        return False
+        return None
+    payload = read_checkpoint(last_path)
+    stored = payload.get("train_config") or {}
+    wanted = train_config.to_dict()
+    differs = {k: (stored.get(k), wanted[k]) for k in _TRAINING_FIELDS if k in stored and stored[k] != wanted[k]}
+    if differs:
+        details = ", ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in differs.items())
+        raise ValueError(f"{last_path} was trained with another schedule ({details}); use another checkpoint "
+                         f"folder (--checkpoint-dir) or delete it")
+    return payload
 
 
 def train_stage(
@@ -269,16 +293,17 @@ def train_stage(
 
     A finished run (its last checkpoint reached ``train_config.epochs``) is reused; an unfinished one is resumed
     exactly; otherwise the model is built from the seed, ``initialise(model)`` loads the previous stage, and it trains.
+    A run in ``directory`` made with another schedule (epochs, batch size, learning rate...) is refused.
     """
     from ..training import Trainer, last_checkpoint_name, seed_everything
 
     best_path = directory / name
     last_path = directory / last_checkpoint_name(name)
-    if best_path.is_file() and _finished(last_path, train_config.epochs):
-        ckpt = load_checkpoint(best_path)
-        meta = ckpt.meta
-        seconds = sum(h.get("seconds", 0.0) for h in meta.get("history", []))
-        return StageRun(ckpt, int(meta["epoch"]), meta.get("best_epoch"), seconds, reused=True)
+    previous = _previous_run(last_path, train_config)
+    if previous is not None and best_path.is_file() and int(previous["epoch"]) >= train_config.epochs:
+        seconds = sum(h.get("seconds", 0.0) for h in previous.get("history", []))
+        return StageRun(load_checkpoint(best_path), train_config.epochs, previous.get("best_epoch"), seconds,
+                        reused=True)
 
     seed_everything(train_config.seed)
     model = build_model(model_config)
@@ -287,7 +312,7 @@ def train_stage(
     trainer = Trainer(model, train_config, data.train, data.validation, skeleton=data.skeleton,
                       checkpoint_dir=directory, name=name, run_info=dict(run_info), model_config=model_config,
                       progress=progress)
-    if last_path.is_file():
+    if previous is not None:
         trainer.resume(last_path)
     summary = trainer.fit()
     seconds = sum(h.get("seconds", 0.0) for h in trainer.history)
@@ -497,9 +522,10 @@ def run_experiments(
     if not todo:
         return store
     data = load_experiment_data(config, dataset)
+    split = "+".join(map(str, stage_epochs(config.epochs, config.stage_split)))
     log(f"{len(todo)} run(s) on {config.dataset}/{config.keypoints}: {len(data.train)} training sequences "
         f"({data.training_windows} windows), {len(data.validation)} validation, {len(data.test)} test; "
-        f"budget {config.epochs} epochs (three-stage {'+'.join(map(str, stage_epochs(config.epochs, config.stage_split)))})")
+        f"budget {config.epochs} epochs (three-stage {split})")
     seed_runs: dict[int, _SeedRuns] = {}
     for seed, model in todo:
         runs = seed_runs.setdefault(seed, _SeedRuns(config, data, seed, directory,
