@@ -81,7 +81,7 @@ def grouping_section(quick: bool, say) -> list[dict] | None:
     from ehfusion.models import ModelConfig, stage_config
 
     base = ModelConfig()  # the published size: the grouping overhead matters most there
-    batch = 64 if quick else 128
+    batch = 32 if quick else 64
     rows = []
     say(f"{'model':<22}{'batch':>6}{'batched (s)':>13}{'looped (s)':>12}{'speed-up':>10}")
     for label, cfg in (("three-stage, stage 3", stage_config(base, "three-stage", 3)),
@@ -108,8 +108,8 @@ def render(machine: dict, sections: dict, settings: dict, seconds: float) -> str
              "Written by `python -m benchmarks` (`make bench`). Timings depend on the machine and on whatever else "
              "it was running (see the load average).", "", "## Machine", ""]
     lines += [f"- {k}: {v}" for k, v in machine.items()]
-    lines += [f"- settings: {', '.join(f'{k} {v}' for k, v in settings.items())}",
-              f"- total time: {seconds / 60:.1f} min", ""]
+    lines += [f"- {k}: {v}" for k, v in settings.items()]
+    lines += [f"- total time: {seconds / 60:.1f} min", ""]
     if sections.get("batching"):
         lines += ["## Batching throughput", "", "Training windows gathered per second by `WindowBatcher` "
                   "(embedded det keypoints, S1, S5, S6, S7, flip augmentation, one epoch).", "",
@@ -164,14 +164,14 @@ def main(argv=None) -> int:
     for key, value in machine.items():
         print(f"{key}: {value}")
     frames = (27,) if args.quick else (27, 81, 243)
-    settings = {"model size": args.size, "quick": args.quick}
+    settings = {"model size": f"{args.size} ({bench_training.describe_size(args.size)})", "quick": args.quick}
     steps = {
         "batching": lambda say: batching_section(args.quick, say),
         "training": lambda say: bench_training.run(frames, size=args.size, repeats=1 if args.quick else 2,
                                                    warmup=1, threads=args.threads, progress=say),
-        "inference": lambda say: bench_inference.run(frames, size=args.size, length=200 if args.quick else 500,
+        "inference": lambda say: bench_inference.run(frames, size=args.size, length=200 if args.quick else 300,
                                                      steps=30 if args.quick else 100,
-                                                     repeats=1 if args.quick else 2, progress=say),
+                                                     repeats=1 if args.quick else 3, progress=say),
         "grouping": lambda say: grouping_section(args.quick, say),
     }
     sections = {}
@@ -183,6 +183,8 @@ def main(argv=None) -> int:
         sections[name] = step(lambda text: print(text, flush=True))
         print(f"({time.perf_counter() - t:.0f} s)", flush=True)
     seconds = time.perf_counter() - start
+    if hasattr(os, "getloadavg"):
+        machine["load average at end (1, 5, 15 min)"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     report = render(machine, sections, settings, seconds)
     with atomic_write(args.out, "w") as handle:
         handle.write(report + "\n")

@@ -65,6 +65,15 @@ def model_config(name: str, frames: int, size: str = "small", causal: bool = Fal
     return configs[name]()
 
 
+def describe_size(size: str = "small") -> str:
+    """The sizes of one benchmark setting, in words (for reports)."""
+    cfg = model_config("EHFusion stage 3", 27, size)
+    vp3d = model_config("VideoPose3D", 27, size)
+    return (f"EHFusion channels {cfg.channels}, latent {cfg.latent}, hidden {cfg.hidden}, angle channels "
+            f"{cfg.angle_channels}, angle features {cfg.angle_features}, camera features {cfg.camera_features}; "
+            f"VideoPose3D channels {vp3d.channels}")
+
+
 def _rss_mib() -> float:
     """Current resident set size of this process (MiB)."""
     with open("/proc/self/statm") as handle:

@@ -238,7 +238,8 @@ def test_result_store_writes_atomically_replaces_by_key_and_guards_the_configura
 
 
 def test_stage_epochs_split_the_budget_exactly():
-    assert stage_epochs(20) == (10, 5, 5)
+    assert stage_epochs(10) == (5, 3, 2)                             # the shipped checkpoints' split
+    assert stage_epochs(20, (0.5, 0.25, 0.25)) == (10, 5, 5)
     assert stage_epochs(3) == (1, 1, 1)
     for epochs in range(3, 30):
         split = stage_epochs(epochs, (0.6, 0.2, 0.2))

@@ -4,7 +4,7 @@
 >>> curves = robustness_curves(model, test_sequences)             # doctest: +SKIP
 >>> summarise("results/experiments_det.json")                     # doctest: +SKIP
 
-Command line: ``python -m ehfusion.experiments run --keypoints det --seeds 0 1 --epochs 20`` (see ``--help``).
+Command line: ``python -m ehfusion.experiments run --keypoints det --seeds 0 1`` (see ``--help``).
 """
 from .results import (
     MODEL_LABELS,

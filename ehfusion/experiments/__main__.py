@@ -1,8 +1,10 @@
 """Command line of the experiments.
 
-    python -m ehfusion.experiments run --keypoints det --seeds 0 1 --epochs 20
-    python -m ehfusion.experiments run --keypoints det --seeds 0 1 --epochs 20 \\
-        --checkpoint heterogeneous=det_three-stage_3_best_epoch.bin --checkpoint stage1=det_three-stage_1_best_epoch.bin
+    python -m ehfusion.experiments run --keypoints det --seeds 0 1
+    python -m ehfusion.experiments run --keypoints det --seeds 0 1 \\
+        --checkpoint one-stage=det_one-stage_best_epoch.bin --checkpoint videopose3d=det_videopose3d_best_epoch.bin \\
+        --checkpoint heterogeneous=det_three-stage_3_best_epoch.bin \\
+        --checkpoint stage1=checkpoints/runs/det_three-stage_1_best_epoch.bin
     python -m ehfusion.experiments summary --keypoints det
     python -m ehfusion.experiments figures --keypoints det
 
@@ -60,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stage-split", type=float, nargs=3, default=list(DEFAULTS.stage_split),
                      metavar=("S1", "S2", "S3"), help="fractions of the budget for stages 1, 2, 3")
     run.add_argument("--stage3-lr-factor", type=float, default=DEFAULTS.stage3_lr_factor)
+    run.add_argument("--intermediate-selection", choices=("last", "best"), default=DEFAULTS.intermediate_selection,
+                     help="which epoch stages 1 and 2 of the three-stage recipe hand over (best: by validation)")
     run.add_argument("-b", "--batch-size", type=int, default=DEFAULTS.batch_size)
     run.add_argument("--subset", type=float, default=DEFAULTS.subset,
                      help="fraction of the training windows drawn per epoch (same for every model)")
@@ -105,6 +109,7 @@ def config_from_args(args) -> ExperimentConfig:
         keypoints=args.keypoints, dataset=args.dataset, seeds=tuple(args.seeds), models=tuple(args.models),
         epochs=args.epochs, batch_size=args.batch_size, subset=args.subset, lr=args.learning_rate,
         lr_decay=args.lr_decay, stage_split=tuple(args.stage_split), stage3_lr_factor=args.stage3_lr_factor,
+        intermediate_selection=args.intermediate_selection,
         filter_widths=args.architecture, channels=args.channels, latent=args.latent, hidden=args.hidden,
         angle_channels=args.angle_channels, angle_features=args.angle_features,
         camera_features=args.camera_features, videopose3d_channels=args.videopose3d_channels,

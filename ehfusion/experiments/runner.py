@@ -12,26 +12,29 @@ Models (names used in the results file, in table order):
 ================= ==========================================================================================
 
 **Budget.** Every model sees the same number of training windows: ``epochs`` passes over the same fraction
-(``subset``) of the training windows, at the same batch size. A three-stage model splits its ``epochs`` over its stages
-by ``stage_split`` (default half, a quarter, a quarter: with 20 epochs, 10 + 5 + 5), and the fc, nddr and heterogeneous
-variants of one seed start from the **same** stage-1 model (trained ``epochs * stage_split[0]`` epochs; stage 2 freezes
-its encoders, stage 3 fine-tunes everything at ``stage3_lr_factor`` times the learning rate). ``no-fusion`` is a
-stage-1 model given the **whole** budget (its own run), so that "fusion" and "no fusion" are compared at equal cost;
-the shorter shared stage-1 run is only a starting point.
+(``subset``, drawn afresh each epoch) of the training windows, at the same batch size. A three-stage model splits its
+``epochs`` over its stages by ``stage_split`` (default 50 %, 30 %, 20 %: with 10 epochs, 5 + 3 + 2), and the fc, nddr
+and heterogeneous variants of one seed start from the **same** stage-1 model (stage 2 freezes its encoders, stage 3
+fine-tunes everything at ``stage3_lr_factor`` times the learning rate). ``no-fusion`` is a stage-1 model given the
+**whole** budget (its own run), so that "fusion" and "no fusion" are compared at equal cost; the shorter shared
+stage-1 run is only a starting point. The defaults (budget and model sizes) are the recipe of the shipped checkpoints
+(``checkpoints/train_shipped.sh``), so those can stand in for the seed-0 runs.
 
-Each stage picks its best epoch on the validation subject (held out from the training subjects; the trainer does
-this); the final model is evaluated **once** on the test subjects: P1, P2, N-MPJPE and MPJVE (mm), per action and per
-joint, parameters and multiply-accumulates per output frame, and robustness curves
+**Selection and test.** Every final model keeps its best epoch by P1 on the validation subject, held out from the
+training subjects (the trainer does this); the intermediate stages 1 and 2 of the three-stage recipe keep their last
+epoch, as the shipped runs did (``intermediate_selection="best"`` selects them on validation too). The final model is
+evaluated **once** on the test subjects: P1, P2, N-MPJPE and MPJVE (mm), per action and per joint, parameters and
+multiply-accumulates per output frame, and robustness curves
 (:func:`~ehfusion.experiments.robustness.robustness_curves`, on the test sequences of ``robustness_cameras``).
 
-Checkpoints go to ``outputs/experiments/<dataset>_<keypoints>/`` (not committed); each run there resumes where it
-stopped and a finished run is reused. Results go to ``results/experiments_<keypoints>.json`` (and CSV tables beside
+Checkpoints go to ``outputs/experiments/<dataset>_<keypoints>_<key>/`` (not committed; ``key`` changes with the budget
+and sizes); each run there resumes where it stopped and a finished run is reused. Results go to ``results/experiments_<keypoints>.json`` (and CSV tables beside
 it), one record per (model, seed), written after each record; a re-run skips the records that are there.
 
 Already-trained checkpoints can stand in for seed-0 runs:
 ``checkpoints={"heterogeneous": "det_three-stage_3_best_epoch.bin", "stage1": "det_three-stage_1_best_epoch.bin"}``
-(``stage1`` is the shared stage-1 start of the fusion variants).
-Their records say ``"source": "checkpoint"`` and carry the budget the checkpoint was trained with.
+(``stage1`` is the shared stage-1 start of the fusion variants: map it together with a mapped fusion variant, so that
+the variants trained for seed 0 start from the same model). Their records say ``"source": "checkpoint"`` and carry the budget the checkpoint was trained with.
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence as SequenceOf
 from dataclasses import dataclass, field
@@ -72,6 +76,8 @@ MODELS = MODEL_ORDER
 FUSION_VARIANTS = ("fc", "nddr", "heterogeneous")
 #: Names accepted in the checkpoint mapping: the models, and the shared stage-1 model of the fusion variants.
 MAPPABLE = (*MODELS, "stage1")
+#: Fractions of the budget for stages 1, 2, 3 of the three-stage recipe (10 epochs -> 5 + 3 + 2, as shipped).
+DEFAULT_STAGE_SPLIT = (0.5, 0.3, 0.2)
 #: ExperimentConfig fields that may differ between runs written to one results file.
 RUN_ONLY_FIELDS = ("seeds", "models", "device", "threads")
 #: ExperimentConfig fields that only change the test evaluation (not the trained weights).
@@ -86,24 +92,26 @@ class ExperimentConfig:
     dataset: str = "embedded"
     seeds: tuple[int, ...] = (0,)
     models: tuple[str, ...] = MODELS
-    # ------------------------------------------------------------ budget (identical for every model)
-    epochs: int = 20
-    batch_size: int = 1024
-    subset: float = 1.0
+    # ------------------------------------------------------------ budget (identical for every model; the defaults are
+    # the shipped checkpoints' recipe, checkpoints/train_shipped.sh, so they can stand in for the seed-0 runs)
+    epochs: int = 10
+    batch_size: int = 256
+    subset: float = 0.5
     lr: float = 1e-3
     lr_decay: float = 0.95
-    stage_split: tuple[float, float, float] = (0.5, 0.25, 0.25)
+    stage_split: tuple[float, float, float] = DEFAULT_STAGE_SPLIT
     stage3_lr_factor: float = 0.5
+    intermediate_selection: str = "last"  # stages 1 and 2 of three-stage keep their "last" (or "best") epoch
     # ------------------------------------------------------------ the small CPU model size (the shipped checkpoints')
     filter_widths: tuple[int, ...] = (3, 3, 3)
-    channels: int = 64
-    latent: int = 64
-    hidden: int = 96
-    angle_channels: int = 16
-    angle_features: int = 16
-    camera_features: int = 16
+    channels: int = 128
+    latent: int = 128
+    hidden: int = 128
+    angle_channels: int = 64
+    angle_features: int = 32
+    camera_features: int = 32
     dropout: float = 0.25
-    videopose3d_channels: int = 256  # about as many parameters as three-stage EHFusion at the size above
+    videopose3d_channels: int = 512
     # ------------------------------------------------------------ data and evaluation
     actions: tuple[str, ...] | None = None
     cameras: tuple[int, ...] | None = None
@@ -128,6 +136,8 @@ class ExperimentConfig:
             raise ValueError(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")
         if not self.seeds:
             raise ValueError("give at least one seed")
+        if self.intermediate_selection not in ("last", "best"):
+            raise ValueError(f"intermediate_selection must be 'last' or 'best', got {self.intermediate_selection!r}")
         if len(self.stage_split) != 3 or any(f <= 0 for f in self.stage_split):
             raise ValueError(f"stage_split needs three positive fractions (stage 1, 2, 3), got {self.stage_split}")
         stage_epochs(self.epochs, self.stage_split)  # raises for budgets too small to split
@@ -171,14 +181,14 @@ class ExperimentConfig:
         raise ValueError(f"unknown model {model!r}; choose from {', '.join(MAPPABLE)}")
 
 
-def stage_epochs(epochs: int, split: SequenceOf[float] = (0.5, 0.25, 0.25)) -> tuple[int, int, int]:
-    """Split a budget of ``epochs`` over the three stages by the fractions ``split``: every stage gets at least one
-    epoch and the three add up to ``epochs`` exactly (stage 3 takes the rounding remainder)."""
+def stage_epochs(epochs: int, split: SequenceOf[float] = DEFAULT_STAGE_SPLIT) -> tuple[int, int, int]:
+    """Split a budget of ``epochs`` over the three stages by the fractions ``split`` (rounded half up): every stage
+    gets at least one epoch and the three add up to ``epochs`` exactly (stage 3 takes the rounding remainder)."""
     if epochs < 3:
         raise ValueError(f"a budget of {epochs} epoch(s) cannot be split over three stages; give at least 3 epochs")
     total = float(sum(split))
-    first = max(1, round(epochs * split[0] / total))
-    second = max(1, round(epochs * split[1] / total))
+    first = max(1, math.floor(epochs * split[0] / total + 0.5))
+    second = max(1, math.floor(epochs * split[1] / total + 0.5))
     first = min(first, epochs - 2)
     second = min(second, epochs - first - 1)
     return first, second, epochs - first - second
@@ -237,13 +247,14 @@ def load_experiment_data(config: ExperimentConfig, dataset=None) -> ExperimentDa
 
 
 # ---------------------------------------------------------------------------------------------------------- training
-def _train_config(config: ExperimentConfig, data: ExperimentData, seed: int, epochs: int, lr: float):
+def _train_config(config: ExperimentConfig, data: ExperimentData, seed: int, epochs: int, lr: float,
+                  validate: bool = True):
     from ..training import TrainConfig
 
     return TrainConfig(
         epochs=epochs, batch_size=config.batch_size, lr=lr, lr_decay=config.lr_decay, seed=seed,
         device=config.device, val_subjects=data.val_subjects, subset=config.subset,
-        flip_tta=config.flip_tta, num_threads=config.threads,
+        flip_tta=config.flip_tta, num_threads=config.threads, validate=validate,
     )
 
 
@@ -412,7 +423,8 @@ SIZE_FIELDS = ("architecture", "filter_widths", "channels", "latent", "hidden", 
 def size_differences(actual: ModelConfig, expected: ModelConfig) -> dict:
     """``{field: [checkpoint's value, experiment's value]}`` for the model fields that differ."""
     a, e = actual.to_dict(), expected.to_dict()
-    return {k: [a[k], e[k]] for k in SIZE_FIELDS if a.get(k) != e.get(k)}
+    fields = [k for k in SIZE_FIELDS if not (k == "fusion" and tuple(a["branches"]) == ("unfused",))]  # unused there
+    return {k: [a[k], e[k]] for k in fields if a.get(k) != e.get(k)}
 
 
 def _checkpoint_budget(ckpt: Checkpoint) -> dict:
@@ -437,10 +449,11 @@ class _SeedRuns:
         return {"strategy": strategy, "stage": stage, "dataset": self.config.dataset,
                 "keypoints": self.config.keypoints}
 
-    def _train(self, model_config, epochs, lr, name, info, initialise=None) -> StageRun:
-        return train_stage(model_config, _train_config(self.config, self.data, self.seed, epochs, lr), self.data,
-                           directory=self.directory, name=name, run_info=info, initialise=initialise,
-                           progress=self.progress)
+    def _train(self, model_config, epochs, lr, name, info, initialise=None, intermediate=False) -> StageRun:
+        validate = not intermediate or self.config.intermediate_selection == "best"
+        train_config = _train_config(self.config, self.data, self.seed, epochs, lr, validate)
+        return train_stage(model_config, train_config, self.data, directory=self.directory, name=name, run_info=info,
+                           initialise=initialise, progress=self.progress)
 
     def stage1(self) -> StageRun:
         if self._stage1 is None:
@@ -449,7 +462,8 @@ class _SeedRuns:
                 self._stage1 = StageRun(ckpt, int(ckpt.meta.get("epoch", 0)), ckpt.meta.get("best_epoch"), 0.0, True)
             else:
                 self._stage1 = self._train(self.config.model_config("stage1"), self.e1, self.config.lr,
-                                           f"stage1_seed{self.seed}_best_epoch.bin", self._info("three-stage", 1))
+                                           f"stage1_seed{self.seed}_best_epoch.bin", self._info("three-stage", 1),
+                                           intermediate=True)
         return self._stage1
 
     def train(self, model: str) -> tuple[Checkpoint, dict]:
@@ -472,7 +486,8 @@ class _SeedRuns:
             second = self._train(
                 cfg.model_config(model, 2), self.e2, lr, f"{model}_stage2_seed{seed}_best_epoch.bin",
                 self._info("three-stage", 2),
-                initialise=lambda m: load_stage1_into_stage2(m, first.checkpoint.state["model_state"]))
+                initialise=lambda m: load_stage1_into_stage2(m, first.checkpoint.state["model_state"]),
+                intermediate=True)
             third = self._train(
                 cfg.model_config(model, 3), self.e3, lr * cfg.stage3_lr_factor, f"{model}_seed{seed}_best_epoch.bin",
                 self._info("three-stage", 3),
@@ -515,6 +530,10 @@ def run_experiments(
     directory = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir(config)
     store = ResultStore(results_path, config.comparable(), overwrite=overwrite)
     mapped = _load_mapping(checkpoints, config)
+    trained_variants = [m for m in config.models if m in FUSION_VARIANTS and m not in mapped]
+    if 0 in config.seeds and "stage1" not in mapped and trained_variants and set(FUSION_VARIANTS) & set(mapped):
+        log(f"note: seed 0's {', '.join(trained_variants)} will start from a newly trained stage 1, not from the "
+            "stage 1 of the mapped fusion checkpoint(s); map it too (stage1=...) to share it")
     todo = [(seed, model) for seed in config.seeds for model in config.models if not store.has(model, seed)]
     skipped = len(config.seeds) * len(config.models) - len(todo)
     if skipped:
