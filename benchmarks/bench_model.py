@@ -11,7 +11,10 @@ Measures, side by side in one process (interleaved, after a warm-up, median of s
   VideoPose3D (dilated convolutions).
 
 Run: ``.venv/bin/python benchmarks/bench_model.py`` (add ``--quick`` for a smoke run, ``--profile`` to print the
-top operators of one batched training step from ``torch.profiler``). Timings depend on what else the machine runs.
+top operators of one batched training step from ``torch.profiler``, ``--threads 1`` for one thread,
+``--retain-memory`` to keep freed memory for reuse in both models). Wall-clock
+timings depend on what else the machine runs; with ``--threads 1`` the CPU time of the process is a steadier measure
+of the work on a busy machine (no threads spinning while they wait for each other).
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ import time
 import torch
 
 from ehfusion.models import ModelConfig, build_model, stage_config
+from ehfusion.models.ops import retain_freed_memory
 from ehfusion.models.release_style import release_style_from
 
 CAMERA = [2.29, 2.29, 0.025, 0.028, -0.2, 0.24, -0.003, -0.001, -0.0014]
@@ -35,17 +39,18 @@ def make_batch(cfg: ModelConfig, batch: int, seed: int = 0):
     return window, camera, target
 
 
-def training_step(model, optimiser, window, camera, target) -> float:
-    start = time.perf_counter()
+def training_step(model, optimiser, window, camera, target) -> tuple[float, float]:
+    """One step; returns (wall-clock seconds, CPU seconds of this process)."""
+    start, start_cpu = time.perf_counter(), time.process_time()
     out = model(window, camera)
     loss = sum((v - target).norm(dim=-1).mean() for v in out.values())
     optimiser.zero_grad(set_to_none=True)
     loss.backward()
     optimiser.step()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - start_cpu
 
 
-def compare_training(cfg: ModelConfig, batch: int, repeats: int, warmup: int) -> dict[str, float]:
+def compare_training(cfg: ModelConfig, batch: int, repeats: int, warmup: int) -> dict[str, tuple[float, float]]:
     torch.manual_seed(0)
     batched = build_model(cfg).train()
     release = release_style_from(batched).train()
@@ -61,14 +66,15 @@ def compare_training(cfg: ModelConfig, batch: int, repeats: int, warmup: int) ->
         diff = max((a(*small)[k] - b(*small)[k]).abs().max().item() for k in cfg.branches)
     models = {"batched": batched, "release-style": release, "release-style, byte masks": release_bytes}
     optimisers = {name: torch.optim.AdamW(m.parameters(), lr=1e-3, amsgrad=True) for name, m in models.items()}
-    times: dict[str, list[float]] = {name: [] for name in models}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in models}
     for i in range(warmup + repeats):
-        for name in models:  # interleaved, so background load affects both alike
+        for name in models:  # interleaved, so background load affects all alike
             t = training_step(models[name], optimisers[name], window, camera, target)
             if i >= warmup:
                 times[name].append(t)
-    result = {name: statistics.median(v) for name, v in times.items()}
-    result["max |difference| of outputs"] = diff
+    result = {name: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
+              for name, v in times.items()}
+    result["max |difference| of outputs"] = (diff, diff)
     return result
 
 
@@ -107,24 +113,35 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print torch.profiler's top operators")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--retain-memory", action="store_true",
+                        help="keep freed memory for reuse (ops.retain_freed_memory; affects both models)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.retain_memory:
+        print("retain_freed_memory:", retain_freed_memory())
     batch = 128 if args.quick else 1024
     repeats = 2 if args.quick else args.repeats
     warmup = 1 if args.quick else 2
     base = ModelConfig(filter_widths=(3, 3, 3), latent=256, channels=256, hidden=1024)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; batch {batch}, "
           f"receptive field {base.receptive_field}, L={base.latent}, C={base.channels}, hidden={base.hidden}")
-    print("training step (median seconds; speed-up = release-style / batched)")
-    print(f"{'':<22}{'batched':>9}{'release-style':>15}{'speed-up':>10}{'release, byte masks':>21}{'speed-up':>10}"
-          f"{'max |diff|':>12}")
+    print("training step, median seconds (wall clock | CPU time of this process); speed-up = release-style / batched")
+    print(f"{'':<22}{'batched':>15}{'release-style':>17}{'speed-up':>15}{'release, byte masks':>21}"
+          f"{'speed-up':>15}{'max |diff|':>11}")
     for label, cfg in (("three-stage, stage 3", stage_config(base, "three-stage", 3)),
                        ("one-stage", stage_config(base, "one-stage"))):
         r = compare_training(cfg, batch, repeats, warmup)
         b, rel, relb = r["batched"], r["release-style"], r["release-style, byte masks"]
-        print(f"{label:<22}{b:>9.3f}{rel:>15.3f}{rel / b:>9.2f}x{relb:>21.3f}{relb / b:>9.2f}x"
-              f"{r['max |difference| of outputs']:>12.1e}")
+
+        def pair(x):
+            return f"{x[0]:.2f} | {x[1]:.2f}"
+
+        def ratio(x):
+            return f"{x[0] / b[0]:.2f}x | {x[1] / b[1]:.2f}x"
+
+        print(f"{label:<22}{pair(b):>15}{pair(rel):>17}{ratio(rel):>15}{pair(relb):>21}{ratio(relb):>15}"
+              f"{r['max |difference| of outputs'][0]:>11.1e}")
     frames = 200 if args.quick else 1000
     print(f"whole-sequence inference, {frames} frames (frames/s):")
     for label, cfg in (("EHFusion one-stage, 27 frames", base),

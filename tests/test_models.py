@@ -341,7 +341,8 @@ def test_videopose3d_parameter_count_matches_the_paper():
 
 
 def test_model_table_lists_every_config():
-    table = model_table({"a": small(), "b": small(filter_widths=(3, 3, 3, 3)), "vp3d": small(architecture="videopose3d")})
+    table = model_table({"a": small(), "b": small(filter_widths=(3, 3, 3, 3)),
+                         "vp3d": small(architecture="videopose3d")})
     assert list(table["name"]) == ["a", "b", "vp3d"]
     assert list(table["frames"]) == [27, 81, 27]
     assert (table["macs_per_frame"] > 0).all()

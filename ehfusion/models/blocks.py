@@ -140,7 +140,8 @@ class GroupedLinear(nn.Module):
     def real_macs_per_row(self, groups: int | None = None) -> int:
         """Multiply-accumulates per output row, counting only real (unpadded) channels."""
         groups = self.groups if groups is None else groups
-        per_weight_group = [(self.taps * i + self.shared_in_features) * o for i, o in zip(self.in_sizes, self.out_sizes)]
+        per_weight_group = [(self.taps * i + self.shared_in_features) * o
+                            for i, o in zip(self.in_sizes, self.out_sizes)]
         if self.shared:
             return per_weight_group[0] * groups
         return sum(per_weight_group)

@@ -11,7 +11,8 @@ Data flow for a batch of windows ``(B, T, J, 2)`` (``T`` = receptive field) and 
 5. decoders, one set per branch, each group's ``[local, global, angle, camera (, fused)]`` -> its joints' 3D
    coordinates; scattered back to the layout's joint order.
 
-Branches: ``"unfused"`` decoders see ``[local, global, angle, camera]``; ``"fused"`` decoders see the fused features too.
+Branches: ``"unfused"`` decoders see ``[local, global, angle, camera]``; ``"fused"`` decoders see the fused features
+too.
 
 Whole-sequence mode. VideoPose3D evaluates a long sequence with dilated convolutions, sharing the work of
 neighbouring outputs. That sharing is *not* exact for EHFusion: the temporal encoding :math:`x_t - x_c` and the motion

@@ -99,7 +99,8 @@ def draw_architecture(skeleton: Skeleton | str = "h36m", fusion: str = "heteroge
     ax.set_xlim(-0.2, 11.6)
     ax.set_ylim(-1.0, top + 0.5)
     ax.set_axis_off()
-    title = {"heterogeneous": "EHFusion: heterogeneous fusion (FC block for the torso, one shared NDDR layer for the limbs)",
+    title = {"heterogeneous": "EHFusion: heterogeneous fusion "
+                              "(FC block for the torso, one shared NDDR layer for the limbs)",
              "fc": "fusion variant 'fc': FC blocks for torso and limbs", "nddr": "fusion variant 'nddr': NDDR layers",
              "none": "no fusion: each group decoded from its own, global, angle and camera features"}[fusion]
     ax.set_title(title, fontsize=10)
