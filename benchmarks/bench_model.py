@@ -112,6 +112,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small batch and few repetitions (smoke run)")
     parser.add_argument("--profile", action="store_true", help="print torch.profiler's top operators")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", choices=("stage3", "one-stage", "sequence"), default=None,
+                        help="run only one of the measurements")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--retain-memory", action="store_true",
                         help="keep freed memory for reuse (ops.retain_freed_memory; affects both models)")
@@ -126,11 +128,15 @@ def main() -> None:
     base = ModelConfig(filter_widths=(3, 3, 3), latent=256, channels=256, hidden=1024)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; batch {batch}, "
           f"receptive field {base.receptive_field}, L={base.latent}, C={base.channels}, hidden={base.hidden}")
-    print("training step, median seconds (wall clock | CPU time of this process); speed-up = release-style / batched")
-    print(f"{'':<22}{'batched':>15}{'release-style':>17}{'speed-up':>15}{'release, byte masks':>21}"
-          f"{'speed-up':>15}{'max |diff|':>11}")
-    for label, cfg in (("three-stage, stage 3", stage_config(base, "three-stage", 3)),
-                       ("one-stage", stage_config(base, "one-stage"))):
+    if args.only != "sequence":
+        print("training step, median seconds (wall clock | CPU time of this process); "
+              "speed-up = release-style / batched")
+        print(f"{'':<22}{'batched':>15}{'release-style':>17}{'speed-up':>15}{'release, byte masks':>21}"
+              f"{'speed-up':>15}{'max |diff|':>11}")
+    for key, label, cfg in (("stage3", "three-stage, stage 3", stage_config(base, "three-stage", 3)),
+                            ("one-stage", "one-stage", stage_config(base, "one-stage"))):
+        if args.only not in (None, key):
+            continue
         r = compare_training(cfg, batch, repeats, warmup)
         b, rel, relb = r["batched"], r["release-style"], r["release-style, byte masks"]
 
@@ -142,6 +148,8 @@ def main() -> None:
 
         print(f"{label:<22}{pair(b):>15}{pair(rel):>17}{ratio(rel):>15}{pair(relb):>21}{ratio(relb):>15}"
               f"{r['max |difference| of outputs'][0]:>11.1e}")
+    if args.only not in (None, "sequence"):
+        return
     frames = 200 if args.quick else 1000
     print(f"whole-sequence inference, {frames} frames (frames/s):")
     for label, cfg in (("EHFusion one-stage, 27 frames", base),

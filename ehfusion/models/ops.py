@@ -174,7 +174,7 @@ class _LeakyReluDropout(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z, p):
-        keep = bernoulli_keep_mask(tuple(z.shape), 1.0 - p, device=z.device)
+        keep = bernoulli_keep_mask(tuple(z.shape), 1.0 - p, device=z.device).view(torch.uint8)
         y = F.leaky_relu(z, LEAKY_SLOPE)
         y.mul_(keep).mul_(1.0 / (1.0 - p))
         ctx.save_for_backward(y, keep)
@@ -198,27 +198,31 @@ def leaky_relu_dropout(z: torch.Tensor, p: float, training: bool) -> torch.Tenso
         return torch.zeros_like(z)
     if torch.is_grad_enabled() and z.requires_grad:
         return _LeakyReluDropout.apply(z, p)
-    keep = bernoulli_keep_mask(tuple(z.shape), 1.0 - p, device=z.device)
+    keep = bernoulli_keep_mask(tuple(z.shape), 1.0 - p, device=z.device).view(torch.uint8)
     return F.leaky_relu(z, LEAKY_SLOPE).mul_(keep).mul_(1.0 / (1.0 - p))
 
 
 class _LeakyReluDropMaskInplace(torch.autograd.Function):
-    """In place: ``z <- leaky_relu(z, 0.2)`` with dropped entries set to 0 (no rescaling, see the caller)."""
+    """In place: ``z <- leaky_relu(z, 0.2) * keep`` (no rescaling, see the caller).
+
+    The mask is applied as a multiplication by its bytes (``bool`` viewed as ``uint8``), which the CPU kernels
+    vectorise; ``masked_fill_`` is several times slower here.
+    """
 
     @staticmethod
     def forward(ctx, z, p):
-        drop = bernoulli_keep_mask(tuple(z.shape), p, device=z.device)  # True with probability p: dropped
+        keep = bernoulli_keep_mask(tuple(z.shape), 1.0 - p, device=z.device).view(torch.uint8)
         F.leaky_relu_(z, LEAKY_SLOPE)
-        z.masked_fill_(drop, 0.0)
+        z.mul_(keep)
         ctx.mark_dirty(z)
-        ctx.save_for_backward(z, drop)
+        ctx.save_for_backward(z, keep)
         return z
 
     @staticmethod
     def backward(ctx, grad_y):
-        y, drop = ctx.saved_tensors
+        y, keep = ctx.saved_tensors
         grad = torch.ops.aten.leaky_relu_backward(grad_y, y, LEAKY_SLOPE, False)
-        grad.masked_fill_(drop, 0.0)
+        grad.mul_(keep)
         return grad, None
 
 
@@ -236,8 +240,8 @@ def leaky_relu_dropout_(z: torch.Tensor, p: float, training: bool) -> torch.Tens
         return z.zero_()
     if torch.is_grad_enabled() and z.requires_grad:
         return _LeakyReluDropMaskInplace.apply(z, p)
-    drop = bernoulli_keep_mask(tuple(z.shape), p, device=z.device)
-    return F.leaky_relu_(z, LEAKY_SLOPE).masked_fill_(drop, 0.0)
+    keep = bernoulli_keep_mask(tuple(z.shape), 1.0 - p, device=z.device).view(torch.uint8)
+    return F.leaky_relu_(z, LEAKY_SLOPE).mul_(keep)
 
 
 def retain_freed_memory() -> bool:
