@@ -94,6 +94,36 @@ def sequence_speed(cfg: ModelConfig, frames: int, repeats: int) -> float:
     return frames / statistics.median(times)
 
 
+def matmul_gflops(repeats: int = 10) -> float:
+    """Measured float32 throughput of one large matrix product (5120 x 1024 @ 1024 x 1024), GFLOP/s."""
+    a, b = torch.randn(5120, 1024), torch.randn(1024, 1024)
+    for _ in range(3):
+        a @ b
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2 * 5120 * 1024 * 1024 / statistics.median(times) / 1e9
+
+
+def roofline(cfg: ModelConfig, batch: int, release_seconds: float) -> str:
+    """The fastest a training step could be if every multiply-add ran at the large-matrix-product rate.
+
+    Forward + backward of a product costs about three forward products (the two gradient products), so a step does
+    about ``3 x 2 x MACs`` floating-point operations. Both implementations do exactly these operations; batching can
+    only remove the time spent outside them, so ``release_seconds / floor`` bounds any speed-up in float32.
+    """
+    from ehfusion.models.introspection import count_macs
+
+    flops = 3 * 2 * count_macs(build_model(cfg)) * batch
+    rate = matmul_gflops()
+    floor = flops / (rate * 1e9)
+    return (f"  roofline: {flops / 1e9:.0f} GFLOP per step; a large float32 matrix product runs at {rate:.0f} GFLOP/s "
+            f"here, so no float32 step can take less than {floor:.2f} s: at most "
+            f"{release_seconds / floor:.1f}x faster than the release-style step")
+
+
 def profile_step(cfg: ModelConfig, batch: int, rows: int = 25) -> None:
     from torch.profiler import ProfilerActivity, profile
 
@@ -148,6 +178,7 @@ def main() -> None:
 
         print(f"{label:<22}{pair(b):>15}{pair(rel):>17}{ratio(rel):>15}{pair(relb):>21}{ratio(relb):>15}"
               f"{r['max |difference| of outputs'][0]:>11.1e}")
+        print(roofline(cfg, batch, rel[0]))
     if args.only not in (None, "sequence"):
         return
     frames = 200 if args.quick else 1000
