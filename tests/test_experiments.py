@@ -19,6 +19,7 @@ from ehfusion.experiments import (
     fill_dropped,
     image_width_of,
     load_results,
+    merge_results,
     paired_differences,
     pixels_to_normalised,
     robustness_curves,
@@ -237,6 +238,35 @@ def test_result_store_writes_atomically_replaces_by_key_and_guards_the_configura
     assert load_results(path)["experiment"] == {"epochs": 4}       # nothing written until a record is added
 
 
+def test_merge_joins_seeds_from_other_files_and_refuses_conflicts(tmp_path, capsys):
+    target = tmp_path / "experiments_det.json"
+    ResultStore(target, {"epochs": 4}).add(record("fc", 0, 50.0))
+    seed1, seed2 = tmp_path / "seed1.json", tmp_path / "seed2.json"
+    ResultStore(seed1, {"epochs": 4}).add(record("fc", 1, 52.0))
+    ResultStore(seed2, {"epochs": 4}).add(record("fc", 2, 54.0))
+    ResultStore(seed2, {"epochs": 4}).add(record("fc", 0, 50.0))          # an identical copy of seed 0: skipped
+    assert experiments_main(["merge", "--results", str(target), str(seed1), str(seed2)]) == 0
+    assert "1 -> 3 records" in capsys.readouterr().out
+    merged = ResultStore(target, {"epochs": 4})
+    assert [(r["model"], r["seed"]) for r in merged.records] == [("fc", 0), ("fc", 1), ("fc", 2)]
+    assert summarise(merged).set_index("model").loc["fc", "P1 mean"] == pytest.approx(52.0)
+    assert (tmp_path / "experiments_det_summary.csv").is_file()
+
+    clash = tmp_path / "clash.json"
+    ResultStore(clash, {"epochs": 4}).add(record("fc", 1, 60.0))
+    with pytest.raises(ValueError, match="already holds fc seed 1"):
+        merge_results(target, [clash])
+    assert ResultStore(target, {"epochs": 4}).get("fc", 1)["metrics"]["P1"] == 52.0   # nothing lost
+    assert merge_results(target, [clash], replace=True).get("fc", 1)["metrics"]["P1"] == 60.0
+
+    other = tmp_path / "other.json"
+    ResultStore(other, {"epochs": 8}).add(record("fc", 3, 50.0))
+    with pytest.raises(ValueError, match="different experiment configuration.*epochs"):
+        merge_results(target, [other])
+    fresh = merge_results(tmp_path / "new.json", [seed1])                   # a missing target is created
+    assert fresh.experiment == {"epochs": 4} and fresh.has("fc", 1)
+
+
 def test_stage_epochs_split_the_budget_exactly():
     assert stage_epochs(10) == (5, 3, 2)                             # the shipped checkpoints' split
     assert stage_epochs(20, (0.5, 0.25, 0.25)) == (10, 5, 5)
@@ -276,6 +306,7 @@ def test_runner_trains_records_and_resumes(tmp_path, embedded, monkeypatch):
     for r in store.records:
         assert set(r["metrics"]) == {"P1", "P2", "N-MPJPE", "MPJVE"} and r["metrics"]["P1"] > 0
         assert r["params"] > 0 and r["macs_per_frame"] > 0
+        assert r["validation_P1"] > 0                                 # the selection criterion is recorded
         assert len(r["per_joint"]) == 17 and r["per_action"][0]["action"] == "walk"
         assert [(c["perturbation"], c["level"]) for c in r["robustness"]] == \
             [("noise", 0.0), ("noise", 10.0), ("dropout", 0.0), ("dropout", 0.2)]

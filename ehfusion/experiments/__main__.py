@@ -5,12 +5,15 @@
         --checkpoint one-stage=det_one-stage_best_epoch.bin --checkpoint videopose3d=det_videopose3d_best_epoch.bin \\
         --checkpoint heterogeneous=det_three-stage_3_best_epoch.bin \\
         --checkpoint stage1=checkpoints/runs/det_three-stage_1_best_epoch.bin
+    python -m ehfusion.experiments run --keypoints det --seeds 2 --results outputs/seed2.json  # e.g. in parallel
+    python -m ehfusion.experiments merge --keypoints det outputs/seed2.json
     python -m ehfusion.experiments summary --keypoints det
     python -m ehfusion.experiments figures --keypoints det
 
 ``run`` trains and evaluates every (model, seed) missing from ``results/experiments_<keypoints>.json`` (see
 :mod:`ehfusion.experiments.runner` for the budget rules); ``summary`` prints mean and standard deviation over seeds;
-``figures`` writes the PNG figures to ``outputs/figures/``.
+``figures`` writes the PNG figures to ``outputs/figures/``; ``merge`` adds the records of other results files
+(seeds run in other processes or on other machines) to the results file.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from collections.abc import Sequence as SequenceOf
 from pathlib import Path
 
 from .. import paths
-from .results import load_results, summarise
+from .results import load_results, merge_results, summarise
 from .runner import MAPPABLE, MODELS, ExperimentConfig, default_results_path, run_experiments
 
 DEFAULTS = ExperimentConfig()
@@ -101,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         sub.add_argument("-k", "--keypoints", default=DEFAULTS.keypoints)
         sub.add_argument("--results", default=None, help="results file (default results/experiments_<keypoints>.json)")
+    merge = commands.add_parser("merge", help="add the records of other results files to the results file",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    merge.add_argument("sources", nargs="+", help="results files to add (same experiment configuration)")
+    merge.add_argument("-k", "--keypoints", default=DEFAULTS.keypoints)
+    merge.add_argument("--results", default=None, help="results file (default results/experiments_<keypoints>.json)")
+    merge.add_argument("--replace", action="store_true",
+                       help="a (model, seed) already present with other results takes the added file's")
     return parser
 
 
@@ -147,6 +157,11 @@ def main(argv: SequenceOf[str] | None = None) -> int:
             print(f"\nresults: {store.path}")
             if store.records:
                 print(format_summary(summarise(store)))
+        elif args.command == "merge":
+            before = len(load_results(results)["records"]) if results.exists() else 0
+            store = merge_results(results, args.sources, replace=args.replace)
+            print(f"{results}: {before} -> {len(store.records)} records")
+            print(format_summary(summarise(store)))
         elif args.command == "summary":
             print(format_summary(summarise(load_results(results))))
         elif args.command == "figures":

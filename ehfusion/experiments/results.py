@@ -31,6 +31,7 @@ __all__ = [
     "MODEL_LABELS",
     "ResultStore",
     "load_results",
+    "merge_results",
     "records_of",
     "runs_frame",
     "summarise",
@@ -146,6 +147,40 @@ class ResultStore:
 
     def as_dict(self) -> dict:
         return {"format": RESULT_FORMAT, "experiment": self.experiment, "records": list(self.records)}
+
+
+def merge_results(target: str | os.PathLike, sources: SequenceOf[str | os.PathLike], *,
+                  replace: bool = False) -> ResultStore:
+    """Add the records of other results files to ``target`` (created if missing) and rewrite its CSV tables.
+
+    This joins seeds that ran in separate processes or on other machines (each with its own ``--results`` file). Every
+    file must come from the same experiment configuration (the same check as :class:`ResultStore`). A (model, seed)
+    found in two files with different metrics is refused unless ``replace`` is true (the later file then wins); an
+    identical copy is skipped.
+    """
+    if not sources:
+        raise ValueError("nothing to merge: give at least one results file")
+    loaded = [(Path(src), load_results(src)) for src in sources]
+    target = Path(target)
+    first_experiment = loaded[0][1].get("experiment", {})
+    store = ResultStore(target, first_experiment if not target.exists() else None)
+    for path, data in loaded:
+        if store.experiment != data.get("experiment", {}):
+            differs = sorted(k for k in set(store.experiment) | set(data.get("experiment", {}))
+                             if store.experiment.get(k) != data.get("experiment", {}).get(k))
+            raise ValueError(f"{path} holds results of a different experiment configuration than {target} "
+                             f"(fields {', '.join(differs)}); only results of one configuration can be merged")
+        for record in data["records"]:
+            existing = store.get(record["model"], record["seed"])
+            if existing is not None and existing.get("metrics") == record.get("metrics"):
+                continue
+            if existing is not None and not replace:
+                raise ValueError(f"{target} already holds {record['model']} seed {record['seed']} with other results "
+                                 f"than {path}; pass replace=True (--replace) to take {path}'s")
+            store.add(record)
+    store.save()
+    write_tables(store, target.with_suffix(""))
+    return store
 
 
 def _model_rank(model: str) -> int:

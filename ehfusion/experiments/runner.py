@@ -564,6 +564,7 @@ def run_experiments(
             fields["source"] = "trained"
         record = {"model": model, "seed": seed, "checkpoint": _display_path(ckpt.path),
                   "model_config": ckpt.config.to_dict(),
+                  "validation_P1": ckpt.meta.get("best_metric"),  # the selection criterion (validation subjects)
                   **fields}
         record.update(evaluate_model(ckpt.model, data, config, seed=seed, progress=progress))
         record["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
