@@ -1,18 +1,42 @@
 #!/usr/bin/env bash
-# Copies the best epochs of checkpoints/train_shipped.sh into checkpoints/, without optimiser state and with float16
-# weights (a quarter of the training file's size). The numbers in checkpoints/README.md come from these files.
+# Writes the shipped checkpoints into checkpoints/: for each model, the run with the lowest validation P1 (subject S8)
+# among its seeds, without optimiser state and with float16 weights (a quarter of the training file's size). The
+# numbers in checkpoints/README.md come from these files.
+#
+# Candidates: the seed-0 run of checkpoints/train_shipped.sh (checkpoints/runs/) and, when present, the runs of the
+# same model and budget made by the experiments (python -m ehfusion.experiments run -k det --seeds 1 2, in
+# outputs/experiments/embedded_<keypoints>_*/). `python -m ehfusion.checkpoints export` refuses candidates whose model
+# or budget differ, and never looks at the test subjects.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-NAMES="det_one-stage_best_epoch.bin det_three-stage_3_best_epoch.bin det_videopose3d_best_epoch.bin
-       det_one-stage_causal_best_epoch.bin gt_one-stage_best_epoch.bin gt_three-stage_3_best_epoch.bin
-       gt_videopose3d_best_epoch.bin"
-for name in $NAMES; do
-  if [ -f "checkpoints/runs/$name" ]; then
-    $PY -c "import sys; from ehfusion.checkpoints import strip_training_state as s; s(sys.argv[1], sys.argv[2], half=True)" \
-        "checkpoints/runs/$name" "checkpoints/$name"
-    echo "checkpoints/$name ($(du -h "checkpoints/$name" | cut -f1))"
-  else
+
+# shipped name -> the experiments' name of the same model
+experiment_name() {
+  case "$1" in
+    *_one-stage_best_epoch.bin) echo one-stage ;;
+    *_three-stage_3_best_epoch.bin) echo heterogeneous ;;
+    *_videopose3d_best_epoch.bin) echo videopose3d ;;
+    *) echo "" ;;   # e.g. the causal model: no experiment runs
+  esac
+}
+
+for name in det_one-stage_best_epoch.bin det_three-stage_3_best_epoch.bin det_videopose3d_best_epoch.bin \
+            det_one-stage_causal_best_epoch.bin gt_one-stage_best_epoch.bin gt_three-stage_3_best_epoch.bin \
+            gt_videopose3d_best_epoch.bin; do
+  if [ ! -f "checkpoints/runs/$name" ]; then
     echo "missing checkpoints/runs/$name (run checkpoints/train_shipped.sh first)" >&2
+    continue
   fi
+  candidates=("checkpoints/runs/$name")
+  model=$(experiment_name "$name")
+  if [ -n "$model" ]; then
+    keypoints=${name%%_*}
+    for extra in outputs/experiments/embedded_"${keypoints}"_*/"${model}"_seed*_best_epoch.bin; do
+      case "$extra" in *_seed0_*|*\**) continue ;; esac   # seed 0 is the train_shipped.sh run
+      candidates+=("$extra")
+    done
+  fi
+  echo "$name:"
+  $PY -m ehfusion.checkpoints export "checkpoints/$name" "${candidates[@]}"
 done

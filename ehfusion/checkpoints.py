@@ -56,6 +56,7 @@ __all__ = [
     "Checkpoint",
     "save_checkpoint",
     "strip_training_state",
+    "select_by_validation",
     "read_checkpoint",
     "load_checkpoint",
     "resolve_checkpoint",
@@ -210,6 +211,42 @@ def strip_training_state(src: str | Path, dst: str | Path | None = None, half: b
     with atomic_write(dst) as handle:
         torch.save(payload, handle)
     return dst
+
+
+#: What must agree between checkpoints that compete in :func:`select_by_validation` (only the seed may differ).
+SELECTION_FIELDS = ("model_config", "strategy", "stage", "dataset", "keypoints", "layout", "receptive_field")
+SELECTION_TRAIN_FIELDS = ("epochs", "batch_size", "lr", "lr_decay", "weight_decay", "bn_momentum_start",
+                          "bn_momentum_end", "flip_augment", "val_subjects", "subset")
+
+
+def select_by_validation(candidates: Iterable[str | Path]) -> list[tuple[Path, float]]:
+    """Rank runs of one model that differ only in their seed by validation error, best first.
+
+    The error is each file's ``best_metric`` (validation P1 of the epoch it kept, on the training side's validation
+    subjects), so choosing the first never looks at the test subjects. Files of different models, stages, data or
+    training budgets are refused with the field named: picking among them would compare unlike things.
+    """
+    ranked, reference = [], None
+    for path in map(Path, candidates):
+        payload = read_checkpoint(path)
+        metric = payload.get("best_metric")
+        if metric is None:
+            raise ValueError(f"{path} has no validation error (best_metric); it was trained without validation "
+                             "and cannot be ranked")
+        train = payload.get("train_config") or {}
+        key = {**{k: payload.get(k) for k in SELECTION_FIELDS},
+               **{f"train_config.{k}": _normalise(train.get(k)) for k in SELECTION_TRAIN_FIELDS}}
+        if reference is None:
+            reference = (path, key)
+        else:
+            differs = [k for k in key if key[k] != reference[1][k]]
+            if differs:
+                raise ValueError(f"{path} and {reference[0]} differ in {', '.join(differs)}; only runs of the same "
+                                 "model and budget (different seeds) can be ranked against each other")
+        ranked.append((path, float(metric)))
+    if not ranked:
+        raise ValueError("no checkpoints to rank")
+    return sorted(ranked, key=lambda item: item[1])
 
 
 # ------------------------------------------------------------------------------------------------------------- finding
@@ -418,3 +455,43 @@ def restore_rng_state(state: Mapping) -> None:
     )
     p = state["python"]
     random.setstate((p["version"], tuple(p["internal"]), p["gauss"]))
+
+
+# ------------------------------------------------------------------------------------------------------ command line
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m ehfusion.checkpoints export DST CANDIDATE...``: ship the best-validation run as a small file.
+
+    Ranks the candidates (runs of one model with different seeds) by validation error, prints the ranking and writes
+    the best one to ``DST`` without training state, in float16 (``--full`` keeps float32).
+    ``python -m ehfusion.checkpoints show FILE...`` prints one line per checkpoint.
+    """
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m ehfusion.checkpoints", description=main.__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    export = commands.add_parser("export", help="write the best-validation candidate as a shipping file")
+    export.add_argument("destination")
+    export.add_argument("candidates", nargs="+", help="runs of the same model and budget, different seeds")
+    export.add_argument("--full", action="store_true", help="keep float32 weights")
+    show = commands.add_parser("show", help="describe checkpoint files")
+    show.add_argument("files", nargs="+")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "export":
+            ranked = select_by_validation(args.candidates)
+            for i, (path, metric) in enumerate(ranked):
+                print(f"  {'->' if i == 0 else '  '} validation P1 {metric:6.2f} mm  {path}")
+            dst = strip_training_state(ranked[0][0], args.destination, half=not args.full)
+            print(f"{dst} ({dst.stat().st_size / 2 ** 20:.1f} MiB) from {ranked[0][0]}")
+        else:
+            for name in args.files:
+                print(f"{name}: {describe(read_checkpoint(resolve_checkpoint(name)))}")
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

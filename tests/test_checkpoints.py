@@ -194,3 +194,22 @@ def test_half_precision_shipping_copy_loads_and_predicts_like_the_original(tmp_p
     with torch.no_grad():
         a, b = model(window, camera)["fused"], restored.model(window, camera)["fused"]
     assert torch.allclose(a, b, atol=1e-2) and not torch.equal(a, b)  # rounded weights, nearly the same output
+
+
+def test_select_by_validation_ranks_seeds_and_refuses_unlike_runs(tmp_path):
+    seeds = {0: 53.0, 1: 49.5, 2: 51.0}
+    paths = [save(tmp_path / f"seed{s}.bin", best_metric=m, train_config={"lr": 1e-3, "seed": s, "epochs": 10})
+             for s, m in seeds.items()]
+    ranked = checkpoints.select_by_validation(paths)
+    assert [p.name for p, _ in ranked] == ["seed1.bin", "seed2.bin", "seed0.bin"]
+    assert [m for _, m in ranked] == [49.5, 51.0, 53.0]
+
+    longer = save(tmp_path / "longer.bin", train_config={"lr": 1e-3, "seed": 3, "epochs": 20})
+    with pytest.raises(ValueError, match="differ in train_config.epochs"):
+        checkpoints.select_by_validation([*paths, longer])
+    stage3 = save(tmp_path / "stage3.bin", strategy="three-stage", stage=3, train_config={"lr": 1e-3, "epochs": 10})
+    with pytest.raises(ValueError, match="differ in strategy, stage"):
+        checkpoints.select_by_validation([paths[0], stage3])
+    unvalidated = save(tmp_path / "noval.bin", best_metric=None)
+    with pytest.raises(ValueError, match="no validation error"):
+        checkpoints.select_by_validation([unvalidated])
