@@ -13,10 +13,17 @@ best epoch is chosen on a validation subject held out from the training subjects
 the test subjects are evaluated once at the end; model options that are not given on the command line are taken from
 the checkpoint being evaluated, fine-tuned or resumed (and options that *are* given must match it); existing
 checkpoints are never overwritten without ``--overwrite``.
+
+Several GPUs (or CPU processes): start the same command with PyTorch's launcher, e.g.
+``torchrun --nproc_per_node=4 -m ehfusion.run_onestage -k det --stage 1 -lfd 512 -e 80``. Each process trains on its
+share of every epoch's windows (DistributedDataParallel; the effective batch is ``N x -b``); rank 0 alone prints,
+validates, writes the checkpoints and evaluates the best epoch (see :mod:`ehfusion.distributed`).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import re
 import sys
 from collections.abc import Sequence as SequenceOf
@@ -530,7 +537,26 @@ def _stage_source(args, keypoints: str):
 
 
 def train_command(args) -> int:
-    """Train (stage 1, 2 or 3, or one-stage), keep the best epoch by validation, then evaluate it once on test."""
+    """Train (stage 1, 2 or 3, or one-stage), keep the best epoch by validation, then evaluate it once on test.
+
+    Under ``torchrun`` every process runs this with the same arguments; the ones other than rank 0 print nothing.
+    """
+    from .distributed import cleanup, init_distributed
+
+    try:
+        context = init_distributed(device=args.device)
+    except (ValueError, RuntimeError) as err:
+        raise UserError(f"cannot start distributed training: {err}") from None
+    try:
+        if context.is_main:
+            return _train(args, context)
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+            return _train(args, context)
+    finally:
+        cleanup(context)
+
+
+def _train(args, context) -> int:
     import torch
 
     from .checkpoints import load_checkpoint
@@ -590,6 +616,7 @@ def train_command(args) -> int:
                   "data": {"train_subjects": train_subjects, "test_subjects": test_subjects,
                            "val_subjects": list(val_subjects), "actions": actions}},
         model_config=config, progress=not args.no_progress, log=_print if args.no_progress else None,
+        distributed=context,
     )
     if resume_path is not None:
         try:
@@ -606,6 +633,9 @@ def train_command(args) -> int:
            f"({trainer.trainable_parameters / 1e6:.2f}M trainable), device {trainer.device}, "
            f"threads {torch.get_num_threads()}")
     _print(f"checkpoints: {trainer.best_path} (best), {trainer.last_path} (last, for --resume)")
+    if context.enabled:
+        _print(f"data parallel: {context.world_size} processes ({context.backend}), each {train_config.batch_size} "
+               f"windows per step: effective batch {context.world_size * train_config.batch_size}")
     try:
         summary = trainer.fit()
     except KeyboardInterrupt:
@@ -616,6 +646,8 @@ def train_command(args) -> int:
     else:
         _print(f"trained {trainer.epoch} epochs (no validation) -> {best_path}")
 
+    if not context.is_main:  # rank 0 plots and evaluates
+        return 0
     if args.export_training_curves:
         from .report_plots import plot_training_curves
 

@@ -150,6 +150,24 @@ def test_trainer_runs_data_parallel_and_writes_checkpoints_once(tmp_path):
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["tiny_best_epoch.bin", "tiny_last_epoch.bin"]
 
 
+@pytest.mark.slow
+def test_the_command_line_trains_data_parallel_under_torchrun(tmp_path):
+    tiny = ("-k gt -a walk -str S1,S8 -ste S9 --val-subjects S8 -e 2 -ch 8 -lfd 8 -hid 16 --angle-channels 4 "
+            "--angle-features 4 --camera-features 4 -b 256 --no-progress --device cpu").split()
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+               f"--master_port={_free_port()}", "-m", "ehfusion.run_onestage", *tiny, "-c", str(tmp_path)]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=HERE.parent)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    assert "data parallel: 2 processes (gloo)" in out and "effective batch 512" in out
+    assert out.count("Test evaluation of the best epoch") == 1          # rank 0 alone evaluates and prints
+    assert out.count("data parallel:") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gt_one-stage_best_epoch.bin", "gt_one-stage_last_epoch.bin"]
+    meta = torch.load(tmp_path / "gt_one-stage_last_epoch.bin", weights_only=True)
+    assert meta["epoch"] == 2 and len(meta["history"]) == 2
+
+
 # ----------------------------------------------------------------------------------------------------- single process
 def test_single_process_context_without_torchrun():
     assert environment_ranks({}) == (0, 1, 0)
