@@ -12,14 +12,13 @@
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
 import numpy as np
 import torch
 
-from benchmarks.bench_training import CAMERA, MODEL_NAMES, model_config
+from benchmarks.bench_training import CAMERA, MODEL_NAMES, model_config, model_parser
 from ehfusion.models import build_model
 
 
@@ -89,10 +88,7 @@ def run(frames=(27, 81, 243), models=MODEL_NAMES, *, size: str = "small", length
 
 
 def main(argv=None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=int, nargs="+", default=[27, 81, 243])
-    parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
-    parser.add_argument("--size", default="small", choices=("small", "paper"))
+    parser = model_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--length", type=int, default=1000, help="frames of the whole-sequence test")
     parser.add_argument("--steps", type=int, default=200, help="frames of the streaming test")
     parser.add_argument("--repeats", type=int, default=2)

@@ -149,11 +149,17 @@ def run(frames=(27, 81, 243), models=MODEL_NAMES, *, size: str = "small", repeat
     return rows
 
 
-def main(argv=None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def model_parser(description: str) -> argparse.ArgumentParser:
+    """The options every model benchmark shares: receptive fields, models, model size."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--frames", type=int, nargs="+", default=[27, 81, 243])
     parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
     parser.add_argument("--size", default="small", choices=("small", "paper"))
+    return parser
+
+
+def main(argv=None) -> list[dict]:
+    parser = model_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=None, help="batch for every receptive field (default per field)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)

@@ -167,16 +167,8 @@ def plot_per_action(results: EvaluationResult | Mapping[str, EvaluationResult], 
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(max(6.0, 0.7 * long["action"].nunique()
                                                                               * max(1, len(results)) ** 0.5), 4))
     sns.barplot(data=long, x="action", y="mm", hue="label", ax=ax, palette="deep")
-    if len(results) > 1:
-        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1.0), title=None, frameon=False)
-    ax.set(xlabel="", ylabel=f"{metric} (mm)", title=title or f"{metric} per action (mean over actions last)")
-    ax.tick_params(axis="x", rotation=45)
-    for label in ax.get_xticklabels():
-        label.set_horizontalalignment("right")
-    ax.grid(axis="y", alpha=0.3)
-    if len(results) == 1:
-        ax.get_legend().remove()
-    fig.tight_layout()
+    _finish_bars(fig, ax, len(results), f"{metric} (mm)", title or f"{metric} per action (mean over actions last)",
+                 rotation=45)
     return _save(fig, path)
 
 
@@ -195,14 +187,19 @@ def plot_per_joint(results: EvaluationResult | Mapping[str, EvaluationResult], *
     order = [j for g in dict.fromkeys(first["group"]) for j in first.loc[first["group"] == g, "joint"]]
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(10, 4))
     sns.barplot(data=long, x="joint", y="P1", hue="label", order=order, ax=ax, palette="deep")
-    if len(results) > 1:
+    _finish_bars(fig, ax, len(results), "P1 (mm)", title or "error per joint (mean over actions)", rotation=60)
+    return _save(fig, path)
+
+
+def _finish_bars(fig, ax, series: int, ylabel: str, title: str, rotation: int) -> None:
+    """Shared finish of the bar charts: legend outside (or none for one series), slanted labels, light grid."""
+    if series > 1:
         sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1.0), title=None, frameon=False)
-    ax.set(xlabel="", ylabel="P1 (mm)", title=title or "error per joint (mean over actions)")
-    ax.tick_params(axis="x", rotation=60)
+    elif ax.get_legend() is not None:
+        ax.get_legend().remove()
+    ax.set(xlabel="", ylabel=ylabel, title=title)
+    ax.tick_params(axis="x", rotation=rotation)
     for label in ax.get_xticklabels():
         label.set_horizontalalignment("right")
     ax.grid(axis="y", alpha=0.3)
-    if len(results) == 1:
-        ax.get_legend().remove()
     fig.tight_layout()
-    return _save(fig, path)

@@ -17,12 +17,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 
+from ehfusion.data.loading import Sequence
 from ehfusion.skeleton import H36M_17
 
 # ----------------------------------------------------------------------------------------------------- synthetic data
@@ -72,26 +73,12 @@ def project(poses: np.ndarray, trajectory: np.ndarray, width: int = WIDTH, heigh
     return (pixels / width * 2.0 - np.array([1.0, height / width])).astype(np.float32)
 
 
-@dataclass
-class FakeSequence:
-    """The fields of ``ehfusion.data.Sequence`` (see docs/design.md)."""
-
-    subject: str
-    action: str
-    camera: int
-    keypoints_2d: np.ndarray
-    poses_3d: np.ndarray | None
-    trajectory: np.ndarray | None
-    intrinsics: np.ndarray = field(default_factory=lambda: np.array(
-        [FOCAL / WIDTH * 2, FOCAL / WIDTH * 2, 0.0, 0.0, 0, 0, 0, 0, 0], dtype=np.float32))
-    fps: float = 50.0
-
-
-def make_sequence(subject="S9", action="Walking", camera=0, n=40) -> FakeSequence:
+def make_sequence(subject="S9", action="Walking", camera=0, n=40) -> Sequence:
     phase = 0.7 * camera + (0.3 if subject == "S11" else 0.0) + (1.1 if action != "Walking" else 0.0)
     poses = walking_poses(n, phase=phase, turn=0.4 + 0.3 * camera)
     trajectory = np.stack([np.linspace(-0.5, 0.5, n), np.full(n, 0.2), np.full(n, 5.0)], axis=1).astype(np.float32)
-    return FakeSequence(subject, action, camera, project(poses, trajectory), poses, trajectory)
+    intrinsics = np.array([FOCAL / WIDTH * 2, FOCAL / WIDTH * 2, 0.0, 0.0, 0, 0, 0, 0, 0], dtype=np.float32)
+    return Sequence(subject, action, camera, project(poses, trajectory), poses, trajectory, intrinsics, fps=50.0)
 
 
 class FakeDataset:

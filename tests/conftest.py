@@ -5,33 +5,18 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads its OpenMP runtime
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 import torch
 
+from ehfusion.data.loading import Sequence
 from ehfusion.skeleton import H36M_17
 
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
 
 
-@dataclass
-class FakeSequence:
-    """Duck-typed stand-in for ehfusion.data.Sequence (same fields)."""
-
-    subject: str
-    action: str
-    camera: int
-    keypoints_2d: np.ndarray
-    poses_3d: np.ndarray | None
-    trajectory: np.ndarray | None
-    intrinsics: np.ndarray
-    fps: float = 50.0
-
-
 def make_sequence(n_frames: int = 40, seed: int = 0, subject: str = "S1", action: str = "walk", camera: int = 0,
-                  num_joints: int = 17) -> FakeSequence:
+                  num_joints: int = 17) -> Sequence:
     rng = np.random.default_rng(seed)
     t = np.linspace(0, 2 * np.pi, n_frames)[:, None, None]
     base = rng.normal(scale=0.3, size=(1, num_joints, 3))
@@ -39,7 +24,8 @@ def make_sequence(n_frames: int = 40, seed: int = 0, subject: str = "S1", action
     poses -= poses[:, :1]
     keypoints = (poses[..., :2] / 4.0 + 0.01 * rng.normal(size=(n_frames, num_joints, 2))).astype(np.float32)
     intrinsics = np.array([2.29, 2.29, 0.025, 0.028, -0.2, 0.24, -0.003, -0.001, -0.0014], np.float32)
-    return FakeSequence(subject, action, camera, keypoints, poses, np.zeros((n_frames, 3), np.float32), intrinsics)
+    return Sequence(subject, action, camera, keypoints, poses, np.zeros((n_frames, 3), np.float32), intrinsics,
+                    fps=50.0)
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import FakeSequence
 from ehfusion.data.augmentation import flip_pose
+from ehfusion.data.loading import Sequence
 from ehfusion.evaluation import (
     METRICS, compare_results, evaluate, evaluate_branches, predict_branches, predict_sequence, result_from_predictions,
 )
@@ -28,7 +28,7 @@ def one_torch_thread():
 J = H36M_17.num_joints
 
 
-def planar_sequence(n: int = 30, seed: int = 0, subject: str = "S9", action: str = "walk") -> FakeSequence:
+def planar_sequence(n: int = 30, seed: int = 0, subject: str = "S9", action: str = "walk") -> Sequence:
     """A sequence whose 3D pose is exactly recoverable from its 2D keypoints: z = 0 and (x, y) = 4 * keypoints."""
     rng = np.random.default_rng(seed)
     t = np.linspace(0, 3, n)[:, None, None]
@@ -36,7 +36,7 @@ def planar_sequence(n: int = 30, seed: int = 0, subject: str = "S9", action: str
     poses[..., 2] = 0
     poses = (poses - poses[:, :1]).astype(np.float32)
     intrinsics = np.array([2.29, 2.29, 0.02, 0.03, 0, 0, 0, 0, 0], np.float32)
-    return FakeSequence(subject, action, 0, poses[..., :2] / 4, poses, np.zeros((n, 3), np.float32), intrinsics)
+    return Sequence(subject, action, 0, poses[..., :2] / 4, poses, np.zeros((n, 3), np.float32), intrinsics, 50.0)
 
 
 class WindowLifter(torch.nn.Module):
@@ -126,7 +126,7 @@ def test_prediction_restores_training_mode():
     assert model.training
 
 
-def shifted(seq: FakeSequence, metres: float) -> np.ndarray:
+def shifted(seq: Sequence, metres: float) -> np.ndarray:
     pred = seq.poses_3d.copy()
     pred[..., 0] += metres
     return pred

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import FakeSequence, make_sequence
+from conftest import make_sequence
 from ehfusion.evaluation import evaluate
 from ehfusion.experiments import (
     ExperimentConfig,

@@ -25,6 +25,7 @@ from ehfusion.data.loading import (
     load_positions_2d,
     load_positions_3d,
     register_dataset,
+    select_actions,
 )
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "load_positions_2d",
     "load_positions_3d",
     "register_dataset",
+    "select_actions",
     "H36M_TRAIN_SUBJECTS",
     "H36M_TEST_SUBJECTS",
     "H36M_VALIDATION_SUBJECTS",
