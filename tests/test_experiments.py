@@ -251,6 +251,8 @@ def test_merge_joins_seeds_from_other_files_and_refuses_conflicts(tmp_path, caps
     assert [(r["model"], r["seed"]) for r in merged.records] == [("fc", 0), ("fc", 1), ("fc", 2)]
     assert summarise(merged).set_index("model").loc["fc", "P1 mean"] == pytest.approx(52.0)
     assert (tmp_path / "experiments_det_summary.csv").is_file()
+    assert experiments_main(["summary", "--markdown", "--results", str(target)]) == 0
+    assert "| EHFusion, FC fusion | 3 | 52.0 ± 2.0 | 40.0 ± 0.0 |" in capsys.readouterr().out
 
     clash = tmp_path / "clash.json"
     ResultStore(clash, {"epochs": 4}).add(record("fc", 1, 60.0))

@@ -23,7 +23,7 @@ from collections.abc import Sequence as SequenceOf
 from pathlib import Path
 
 from .. import paths
-from .results import load_results, merge_results, summarise
+from .results import MODEL_LABELS, load_results, merge_results, paired_differences, summarise
 from .runner import MAPPABLE, MODELS, ExperimentConfig, default_results_path, run_experiments
 
 DEFAULTS = ExperimentConfig()
@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         sub.add_argument("-k", "--keypoints", default=DEFAULTS.keypoints)
         sub.add_argument("--results", default=None, help="results file (default results/experiments_<keypoints>.json)")
+        if name == "summary":
+            sub.add_argument("--markdown", action="store_true",
+                             help="Markdown tables: the summary and the paired differences against heterogeneous")
     merge = commands.add_parser("merge", help="add the records of other results files to the results file",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     merge.add_argument("sources", nargs="+", help="results files to add (same experiment configuration)")
@@ -142,6 +145,31 @@ def format_summary(summary) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(results, reference: str = "heterogeneous") -> str:
+    """The summary as Markdown: mean ± sample std over seeds, then the paired differences against ``reference``."""
+    summary = summarise(results)
+
+    def pm(r, metric: str, digits: int = 1) -> str:
+        std = r[f"{metric} std"]
+        return f"{r[f'{metric} mean']:.{digits}f}" + ("" if std != std else f" ± {std:.{digits}f}")
+
+    lines = ["| model | seeds | P1 (mm) | P2 (mm) | MPJVE (mm) | parameters | MACs / frame |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for _, r in summary.iterrows():
+        lines.append(f"| {r['label']} | {r['seeds']} | {pm(r, 'P1')} | {pm(r, 'P2')} | {pm(r, 'MPJVE', 2)} | "
+                     f"{r['params'] / 1e6:.2f}M | {r['macs_per_frame'] / 1e6:.2f}M |")
+    if reference in set(summary["model"]):
+        paired = paired_differences(results, reference=reference)
+        lines += ["", f"| P1 of {MODEL_LABELS.get(reference, reference)} minus | seeds | mean (mm) | 95 % interval | "
+                      "per seed | verdict |", "|---|---:|---:|---:|---|---|"]
+        for _, r in paired.iterrows():
+            interval = "" if r["seeds"] < 2 else f"± {r['ci95']:.1f}"
+            per_seed = ", ".join(f"{d:+.1f}" for d in r["per_seed"].values())
+            lines.append(f"| {MODEL_LABELS.get(r['model'], r['model'])} | {r['seeds']} | {r['mean']:+.1f} | "
+                         f"{interval} | {per_seed} | {r['verdict']} |")
+    return "\n".join(lines)
+
+
 def main(argv: SequenceOf[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -163,7 +191,8 @@ def main(argv: SequenceOf[str] | None = None) -> int:
             print(f"{results}: {before} -> {len(store.records)} records")
             print(format_summary(summarise(store)))
         elif args.command == "summary":
-            print(format_summary(summarise(load_results(results))))
+            data = load_results(results)
+            print(format_markdown(data) if args.markdown else format_summary(summarise(data)))
         elif args.command == "figures":
             from . import plots
 
