@@ -12,7 +12,7 @@ K=${1:?usage: train_shipped.sh det|gt}
 PY=${PYTHON:-.venv/bin/python}
 RUNS=checkpoints/runs
 THREADS=${THREADS:-1}
-SMALL="-arc 3,3,3 -ch 128 -lfd 128 -hid 128 --angle-channels 64 --angle-features 32 --camera-features 32"
+SMALL="-arc 3,3,3 -ch 148 -lfd 148 -hid 148 --angle-channels 64 --angle-features 32 --camera-features 32"
 COMMON="-b 256 --subset 0.5 --seed 0 --threads $THREADS --no-progress -c $RUNS"
 
 $PY -m ehfusion.run_onestage   -k "$K" --stage 1 $SMALL $COMMON -e 10

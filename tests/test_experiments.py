@@ -395,6 +395,14 @@ def test_figures_are_drawn_from_records(tmp_path):
                for s in (0, 1)]
     fig = plots.plot_accuracy_vs_parameters(records, path=tmp_path / "acc.png")
     assert (tmp_path / "acc.png").stat().st_size > 0 and len(fig.axes[0].get_legend().get_texts()) == 3
+    narrower = [record(m, s, 52.0 + i + s, params=600 if m == "videopose3d" else 800)
+                for i, m in enumerate(("videopose3d", "fc", "heterogeneous")) for s in (0, 1)]
+    narrower[0]["params"] = narrower[1]["params"] = 1000                 # the baseline is the same at both sizes
+    fig = plots.plot_accuracy_vs_parameters(records, compare=narrower, compare_label="narrower")
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert len(texts) == 4 and "narrower" in texts
+    joins = [line for line in fig.axes[0].lines if line.get_linestyle() == ":"]
+    assert len(joins) == 2                             # fc and heterogeneous are joined; the baseline did not change
     fig = plots.plot_robustness(records)
     assert [ax.get_title() for ax in fig.axes] == ["robustness to noise"]
     assert len(plots.plot_per_joint(records).axes) == 1

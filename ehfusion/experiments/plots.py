@@ -37,8 +37,13 @@ def _present(frame) -> list[str]:
     return [m for m in dict.fromkeys(frame["model"])]
 
 
-def plot_accuracy_vs_parameters(results, metric: str = "P1", *, per_frame_macs: bool = False, path=None):
-    """Mean error over seeds (error bar: one standard deviation) against parameters (or MACs per output frame)."""
+def plot_accuracy_vs_parameters(results, metric: str = "P1", *, per_frame_macs: bool = False, compare=None,
+                                compare_label: str = "other size", path=None):
+    """Mean error over seeds (error bar: one standard deviation) against parameters (or MACs per output frame).
+
+    ``compare``: results of the same models at another size (e.g. narrower layers), drawn as hollow markers and joined
+    to each model's point, so a move to the lower left shows a gain that is not just a bigger model.
+    """
     summary = summarise(results)
     size = "macs_per_frame" if per_frame_macs else "params"
     palette = _palette(summary["model"])
@@ -47,6 +52,20 @@ def plot_accuracy_vs_parameters(results, metric: str = "P1", *, per_frame_macs: 
         std = row[f"{metric} std"]
         ax.errorbar(row[size], row[f"{metric} mean"], yerr=0 if np.isnan(std) else std, fmt="o", ms=8, capsize=4,
                     color=palette[row["model"]], label=f"{row['label']} (n={row['seeds']})")
+    if compare is not None:
+        other = summarise(compare).set_index("model")
+        for _, row in summary.iterrows():
+            if row["model"] not in other.index:
+                continue
+            o = other.loc[row["model"]]
+            if o[size] == row[size]:
+                continue  # the same model at both sizes (e.g. the baseline): nothing to join
+            colour = palette[row["model"]]
+            std = o[f"{metric} std"]
+            ax.errorbar(o[size], o[f"{metric} mean"], yerr=0 if np.isnan(std) else std, fmt="o", ms=8, capsize=4,
+                        mfc="white", color=colour)
+            ax.plot([o[size], row[size]], [o[f"{metric} mean"], row[f"{metric} mean"]], ls=":", color=colour)
+        ax.plot([], [], "o", mfc="white", color="grey", label=compare_label)
     ax.set_xscale("log")
     ax.set(xlabel="multiply-accumulates per output frame" if per_frame_macs else "parameters",
            ylabel=f"{metric} (mm, test subjects)", title=f"{metric} against model size (lower left is better)")
