@@ -211,18 +211,21 @@ def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------------------- tables
 def runs_frame(results) -> pd.DataFrame:
-    """One row per (model, seed): metrics (mm), parameters, MACs per output frame, budget and source."""
+    """One row per (model, seed): test metrics (mm), validation P1 of the kept epoch (mm, NaN if not recorded),
+    parameters, MACs per output frame, budget and source."""
     rows = []
     for r in records_of(results):
         row = {"model": r["model"], "seed": int(r["seed"]), "source": r.get("source", "trained")}
         row.update({m: (r.get("metrics", {}).get(m) if r.get("metrics", {}).get(m) is not None else np.nan)
                     for m in METRICS})
+        row["validation_P1"] = r.get("validation_P1") if r.get("validation_P1") is not None else np.nan
         row["params"] = r.get("params")
         row["macs_per_frame"] = r.get("macs_per_frame")
         row["epochs"] = r.get("budget", {}).get("epochs")
         row["train_seconds"] = r.get("train_seconds")
         rows.append(row)
-    columns = ["model", "seed", "source", *METRICS, "params", "macs_per_frame", "epochs", "train_seconds"]
+    columns = ["model", "seed", "source", *METRICS, "validation_P1", "params", "macs_per_frame", "epochs",
+               "train_seconds"]
     return _ordered(pd.DataFrame(rows, columns=columns))
 
 
