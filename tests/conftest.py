@@ -28,6 +28,15 @@ def make_sequence(n_frames: int = 40, seed: int = 0, subject: str = "S1", action
                     fps=50.0)
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread (and do not suffer when other processes share the CPU)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture
 def h36m():
     return H36M_17

@@ -11,13 +11,8 @@ from ehfusion.cli import build_parser, default_checkpoint_name, parse_args, requ
 from ehfusion.training import last_checkpoint_name
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run fastest on one thread (and do not suffer when other processes share the CPU)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# tiny models run fastest on one thread (see conftest.one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # The commands of the release's README, verbatim after the script name.
@@ -187,7 +182,6 @@ def test_missing_files_and_existing_outputs_are_clear_errors(one_stage_run, caps
 
 
 def test_resume_continues_exactly(one_stage_run, tmp_path):
-    import torch
 
     from ehfusion.checkpoints import read_checkpoint
 

@@ -16,13 +16,8 @@ from ehfusion.evaluation import (
 from ehfusion.skeleton import H36M_17
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run fastest on one thread (and do not suffer when other processes share the CPU)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# tiny models run fastest on one thread (see conftest.one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 J = H36M_17.num_joints

@@ -13,13 +13,8 @@ from ehfusion.skeleton import H36M_17
 from ehfusion.training import TrainConfig, Trainer, resolve_device, seed_everything, split_validation
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run fastest on one thread (and do not suffer when other processes share the CPU)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# tiny models run fastest on one thread (see conftest.one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TINY = dict(filter_widths=(3, 3), channels=8, latent=8, hidden=16, angle_channels=4, angle_features=4,

@@ -45,7 +45,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence as SequenceOf
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
