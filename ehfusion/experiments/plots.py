@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter
 import numpy as np
 import seaborn as sns
 
@@ -67,6 +68,9 @@ def plot_accuracy_vs_parameters(results, metric: str = "P1", *, per_frame_macs: 
             ax.plot([o[size], row[size]], [o[f"{metric} mean"], row[f"{metric} mean"]], ls=":", color=colour)
         ax.plot([], [], "o", mfc="white", color="grey", label=compare_label)
     ax.set_xscale("log")
+    millions = FuncFormatter(lambda value, _: f"{value / 1e6:.1f}M")  # 2.2M, not 2.2 x 10^6 (labels overlap)
+    ax.xaxis.set_major_formatter(millions)
+    ax.xaxis.set_minor_formatter(millions)
     ax.set(xlabel="multiply-accumulates per output frame" if per_frame_macs else "parameters",
            ylabel=f"{metric} (mm, test subjects)", title=f"{metric} against model size (lower left is better)")
     ax.grid(True, which="both", alpha=0.3)
