@@ -182,7 +182,6 @@ def test_missing_files_and_existing_outputs_are_clear_errors(one_stage_run, caps
 
 
 def test_resume_continues_exactly(one_stage_run, tmp_path):
-
     from ehfusion.checkpoints import read_checkpoint
 
     # the 1-epoch run above, continued to 2 epochs, equals a 2-epoch run from scratch
