@@ -7,6 +7,9 @@ Measures, side by side in one process (interleaved, after a warm-up, median of s
   model (:mod:`ehfusion.models.release_style`) holding the same weights, so both compute the same function (checked
   before timing). A third column gives the release-style model with the batched model's cheaper dropout-mask sampler,
   to show how much of the speed-up is batching and how much is the sampler;
+  Unless ``--quick``, one further step of each is profiled to show where its time goes (matrix products,
+  convolutions, dropout masks, BatchNorm, the rest) and how much faster the batched step could be at most if
+  everything but its matrix products took no time;
 * whole-sequence inference (frames per second) on a 1,000-frame sequence: EHFusion (exact windowed evaluation) and
   VideoPose3D (dilated convolutions).
 
@@ -50,7 +53,10 @@ def training_step(model, optimiser, window, camera, target) -> tuple[float, floa
     return time.perf_counter() - start, time.process_time() - start_cpu
 
 
-def compare_training(cfg: ModelConfig, batch: int, repeats: int, warmup: int) -> dict[str, tuple[float, float]]:
+def compare_training(cfg: ModelConfig, batch: int, repeats: int, warmup: int,
+                     breakdown: bool = False) -> dict[str, tuple[float, float]]:
+    """Median (wall-clock, CPU) seconds per training step of each implementation; with ``breakdown``, also one
+    profiled step of each (:func:`time_breakdown`) under ``"breakdown, batched"`` / ``"breakdown, release-style"``."""
     torch.manual_seed(0)
     batched = build_model(cfg).train()
     release = release_style_from(batched).train()
@@ -75,6 +81,9 @@ def compare_training(cfg: ModelConfig, batch: int, repeats: int, warmup: int) ->
     result = {name: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
               for name, v in times.items()}
     result["max |difference| of outputs"] = (diff, diff)
+    if breakdown:
+        for name in ("batched", "release-style"):
+            result[f"breakdown, {name}"] = time_breakdown(models[name], optimisers[name], window, camera, target)
     return result
 
 
@@ -124,6 +133,45 @@ def roofline(cfg: ModelConfig, batch: int, release_seconds: float) -> str:
             f"{release_seconds / floor:.1f}x faster than the release-style step")
 
 
+#: Operator categories of :func:`time_breakdown` (self time of the profiled ATen operators).
+CATEGORIES = {
+    "matrix products": ("aten::mm", "aten::addmm", "aten::addmm_", "aten::bmm", "aten::baddbmm"),
+    "convolutions": ("aten::mkldnn_convolution", "aten::convolution_backward", "aten::_slow_conv2d_forward",
+                     "aten::_slow_conv2d_backward"),
+    "dropout masks": ("aten::bernoulli_", "aten::random_", "aten::ge"),
+    "BatchNorm": ("aten::native_batch_norm", "aten::native_batch_norm_backward"),
+}
+
+
+def time_breakdown(model, optimiser, window, camera, target) -> dict[str, float]:
+    """Seconds per operator category (:data:`CATEGORIES`, plus ``"rest"`` and ``"total"``) of one profiled step."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        training_step(model, optimiser, window, camera, target)
+    seconds = {name: 0.0 for name in CATEGORIES}
+    seconds["rest"] = 0.0
+    for event in prof.key_averages():
+        category = next((name for name, ops in CATEGORIES.items() if event.key in ops), "rest")
+        seconds[category] += event.self_cpu_time_total / 1e6
+    seconds["total"] = sum(seconds.values())
+    return seconds
+
+
+def describe_breakdown(batched: dict[str, float], release: dict[str, float], release_seconds: float) -> str:
+    """Where each step's time goes, and the speed-up left if everything but the matrix products were free."""
+
+    def parts(b: dict[str, float]) -> str:
+        return " + ".join(f"{b[name]:.2f} s {name}" for name in (*CATEGORIES, "rest") if b[name] >= 0.005)
+
+    products = batched["matrix products"]
+    return (f"  one profiled step each: batched {batched['total']:.2f} s = {parts(batched)}\n"
+            f"                          release-style {release['total']:.2f} s = {parts(release)}\n"
+            f"  bound: the batched step's own matrix products take {products:.2f} s; even if every other operation "
+            f"took no time, it would be at most {release_seconds / products:.1f}x faster than the release-style step "
+            f"({release_seconds:.2f} s)")
+
+
 def profile_step(cfg: ModelConfig, batch: int, rows: int = 25) -> None:
     from torch.profiler import ProfilerActivity, profile
 
@@ -167,7 +215,7 @@ def main() -> None:
                             ("one-stage", "one-stage", stage_config(base, "one-stage"))):
         if args.only not in (None, key):
             continue
-        r = compare_training(cfg, batch, repeats, warmup)
+        r = compare_training(cfg, batch, repeats, warmup, breakdown=not args.quick)
         b, rel, relb = r["batched"], r["release-style"], r["release-style, byte masks"]
 
         def pair(x):
@@ -179,6 +227,8 @@ def main() -> None:
         print(f"{label:<22}{pair(b):>15}{pair(rel):>17}{ratio(rel):>15}{pair(relb):>21}{ratio(relb):>15}"
               f"{r['max |difference| of outputs'][0]:>11.1e}")
         print(roofline(cfg, batch, rel[0]))
+        if "breakdown, batched" in r:
+            print(describe_breakdown(r["breakdown, batched"], r["breakdown, release-style"], rel[0]))
     if args.only not in (None, "sequence"):
         return
     frames = 200 if args.quick else 1000

@@ -93,6 +93,17 @@ def test_keep_mask_has_the_requested_probability():
         assert mask.dtype == torch.bool and mask.shape == (400, 500)
         assert abs(mask.float().mean().item() - keep) < 0.005
     assert bernoulli_keep_mask((10,), 1.0).all() and not bernoulli_keep_mask((10,), 0.0).any()
+    assert torch.equal(bernoulli_keep_mask((3,), 1.0, dtype=torch.float32), torch.ones(3))
+
+
+def test_float_keep_mask_is_the_same_draw_as_the_boolean_one():
+    for keep in (0.75, 0.9):
+        torch.manual_seed(1)
+        as_bool = bernoulli_keep_mask((70, 30), keep)
+        torch.manual_seed(1)
+        as_float = bernoulli_keep_mask((70, 30), keep, dtype=torch.float32)
+        assert as_float.dtype == torch.float32 and as_float.shape == (70, 30)
+        assert torch.equal(as_float, as_bool.float())
 
 
 def test_leaky_relu_dropout_values_and_gradient():

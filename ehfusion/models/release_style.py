@@ -36,7 +36,7 @@ class ByteMaskDropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
-        return x * bernoulli_keep_mask(tuple(x.shape), 1.0 - self.p, device=x.device) / (1.0 - self.p)
+        return x * bernoulli_keep_mask(tuple(x.shape), 1.0 - self.p, device=x.device, dtype=x.dtype) / (1.0 - self.p)
 
 
 def _act(dropout: float, dropout_module: type = nn.Dropout) -> nn.Sequential:
