@@ -193,6 +193,10 @@ def main() -> None:
     parser.add_argument("--only", choices=("stage3", "one-stage", "sequence"), default=None,
                         help="run only one of the measurements")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--size", choices=("paper", "small"), default="paper",
+                        help="paper: L=C=256, hidden 1024 (the defaults; the size the speed target is set for); "
+                             "small: the shipped checkpoints' widths (ehfusion.experiments.ExperimentConfig)")
+    parser.add_argument("--batch", type=int, default=None, help="windows per training step (default 1024)")
     parser.add_argument("--retain-memory", action="store_true",
                         help="keep freed memory for reuse (ops.retain_freed_memory; affects both models)")
     args = parser.parse_args()
@@ -200,12 +204,18 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if args.retain_memory:
         print("retain_freed_memory:", retain_freed_memory())
-    batch = 128 if args.quick else 1024
+    batch = args.batch or (128 if args.quick else 1024)
     repeats = 2 if args.quick else args.repeats
     warmup = 1 if args.quick else 2
-    base = ModelConfig(filter_widths=(3, 3, 3), latent=256, channels=256, hidden=1024)
+    if args.size == "paper":
+        base = ModelConfig(filter_widths=(3, 3, 3), latent=256, channels=256, hidden=1024)
+    else:
+        from ehfusion.experiments import ExperimentConfig
+
+        base = ExperimentConfig(filter_widths=(3, 3, 3)).ehfusion_config("heterogeneous")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; batch {batch}, "
-          f"receptive field {base.receptive_field}, L={base.latent}, C={base.channels}, hidden={base.hidden}")
+          f"receptive field {base.receptive_field}, L={base.latent}, C={base.channels}, hidden={base.hidden}, "
+          f"angle C={base.angle_channels}")
     if args.only != "sequence":
         print("training step, median seconds (wall clock | CPU time of this process); "
               "speed-up = release-style / batched")
