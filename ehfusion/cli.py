@@ -95,6 +95,20 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _momentum_range(text: str) -> tuple[float, float]:
+    """``START[,END]`` BatchNorm momenta; one number means a constant momentum."""
+    try:
+        values = [float(t) for t in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2 or not 0 < values[1] <= values[0] <= 1:
+        raise argparse.ArgumentTypeError(
+            f"expected START[,END] with 0 < END <= START <= 1 (for example 0.1,0.001 or 0.1), got {text!r}")
+    return values[0], values[1]
+
+
 def build_parser(strategy: str) -> argparse.ArgumentParser:
     """The argument parser of ``run_onestage`` (``strategy="one-stage"``) or ``run_threestage``."""
     if strategy not in STRATEGIES:
@@ -182,6 +196,9 @@ def build_parser(strategy: str) -> argparse.ArgumentParser:
                        help="initial learning rate (the release fine-tunes stage 3 with 0.0005)")
     train.add_argument("-lrd", "--lr-decay", type=float, default=0.95, metavar="FACTOR",
                        help="learning-rate decay per epoch")
+    train.add_argument("--bn-momentum", type=_momentum_range, default=(0.1, 0.001), metavar="START[,END]",
+                       help="BatchNorm momentum at the first epoch and at the end, decaying exponentially in between "
+                            "(VideoPose3D's 0.1,0.001); one number keeps it constant")
     train.add_argument("-no-da", "--no-data-augmentation", dest="data_augmentation", action="store_false",
                        help="disable train-time flipping")
     train.add_argument("-no-tta", "--no-tta", "--no-test-time-augmentation", dest="test_time_augmentation",
@@ -304,7 +321,7 @@ def train_config_from_args(args, val_subjects: SequenceOf[str], base: dict | Non
         epochs=args.epochs, batch_size=args.batch_size, lr=args.learning_rate, lr_decay=args.lr_decay,
         flip_augment=args.data_augmentation, flip_tta=args.test_time_augmentation, validate=not args.no_val,
         seed=args.seed, device=args.device, val_subjects=tuple(val_subjects), subset=args.subset,
-        num_threads=args.threads,
+        num_threads=args.threads, bn_momentum_start=args.bn_momentum[0], bn_momentum_end=args.bn_momentum[1],
     )
     if not base:
         return typed
@@ -312,6 +329,8 @@ def train_config_from_args(args, val_subjects: SequenceOf[str], base: dict | Non
     for dest, field_name in TRAIN_FLAGS.items():
         if dest in args.explicit or field_name in ("device", "num_threads"):
             merged[field_name] = getattr(typed, field_name)
+    if "bn_momentum" in args.explicit:
+        merged["bn_momentum_start"], merged["bn_momentum_end"] = typed.bn_momentum_start, typed.bn_momentum_end
     return TrainConfig.from_dict(merged)
 
 

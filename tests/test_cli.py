@@ -111,12 +111,30 @@ def test_default_names_follow_the_release():
     ("one-stage", "-arc 3,x", "expected filter widths like 3,3,3"),
     ("one-stage", "--subset 1.5", r"expected a fraction in \(0, 1\]"),
     ("one-stage", "--fusion magic", "invalid choice: 'magic'"),
+    ("one-stage", "--bn-momentum 0.001,0.1", r"0 < END <= START <= 1"),
+    ("three-stage", "--bn-momentum x", r"expected START\[,END\]"),
 ])
 def test_mistakes_are_reported_without_a_traceback(strategy, command, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         parse(strategy, command)
     assert exit_info.value.code == 2
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_bn_momentum_schedule_from_the_command_line():
+    from ehfusion.cli import train_config_from_args
+
+    default = train_config_from_args(parse("one-stage", ""), ["S8"])
+    assert (default.bn_momentum(0), default.bn_momentum_end) == (0.1, 0.001)
+    constant = train_config_from_args(parse("one-stage", "--bn-momentum 0.05 -e 10"), ["S8"])
+    assert constant.bn_momentum(0) == constant.bn_momentum(9) == pytest.approx(0.05)
+    decaying = train_config_from_args(parse("one-stage", "--bn-momentum 0.1,0.01 -e 2"), ["S8"])
+    assert decaying.bn_momentum(1) == pytest.approx(0.1 * 0.1 ** 0.5)
+    # a resumed run keeps its schedule unless the flag is typed again
+    resumed = train_config_from_args(parse("one-stage", "-e 2"), ["S8"], base=decaying.to_dict())
+    assert (resumed.bn_momentum_start, resumed.bn_momentum_end) == (0.1, 0.01)
+    retyped = train_config_from_args(parse("one-stage", "--bn-momentum 0.2"), ["S8"], base=decaying.to_dict())
+    assert (retyped.bn_momentum_start, retyped.bn_momentum_end) == (0.2, 0.2)
 
 
 def test_help_explains_every_flag():
