@@ -7,7 +7,7 @@ from torch import nn
 from ehfusion.models import ModelConfig, build_model, stage_config
 from ehfusion.models.blocks import CameraEmbedding, GroupedLinear, count_real_parameters
 from ehfusion.models.introspection import count_macs, model_table, parameter_counts, sequence_macs_per_frame
-from ehfusion.models.ops import bernoulli_keep_mask, grouped_matmul, leaky_relu_dropout
+from ehfusion.models.ops import bernoulli_keep_mask, grouped_matmul, grouped_matmul_keep_tap, leaky_relu_dropout
 from ehfusion.models.release_style import release_style_from
 
 SMALL = dict(channels=16, latent=16, hidden=32, angle_channels=8, angle_features=8, camera_features=8)
@@ -84,6 +84,33 @@ def test_grouped_matmul_matches_einsum_and_passes_gradcheck(shared):
     assert torch.allclose(grouped_matmul(x, weight, None, init), torch.einsum("rjgi,gjio->rgo", x, w_full) + init)
     assert torch.autograd.gradcheck(lambda a, w, b: grouped_matmul(a, w, b), (x, weight, bias))
     assert torch.autograd.gradcheck(lambda a, w, i: grouped_matmul(a, w, None, i), (x, weight, init))
+
+
+@pytest.mark.parametrize("tap", [0, 1, 2])
+def test_grouped_matmul_keep_tap_equals_the_two_separate_computations(tap):
+    g = torch.Generator().manual_seed(2)
+    source = torch.randn(12, 4, 8, generator=g, requires_grad=True)  # (rows, groups, in): a layer's output
+    weight = torch.randn(4, 3, 8, 5, generator=g, requires_grad=True)
+    upstream_out, upstream_tap = torch.randn(4, 4, 5, generator=g), torch.randn(4, 4, 8, generator=g)
+
+    def gradients(use_kernel):
+        taps = (source * 1.0).view(4, 3, 4, 8)
+        if use_kernel:
+            out, residual = grouped_matmul_keep_tap(taps, weight, tap)
+        else:
+            out, residual = grouped_matmul(taps, weight), taps[:, tap]
+        ((out * upstream_out).sum() + (residual * upstream_tap).sum()).backward()
+        result = (out.detach(), residual.detach(), source.grad.clone(), weight.grad.clone())
+        source.grad, weight.grad = None, None
+        return result
+
+    for fast, plain in zip(gradients(True), gradients(False)):
+        assert torch.equal(fast, plain)  # bit-identical values and gradients
+    x = torch.randn(4, 3, 2, 3, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(2, 3, 3, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: grouped_matmul_keep_tap(a, b, tap), (x, w))
+    with pytest.raises(ValueError, match="0 <= tap < taps"):
+        grouped_matmul_keep_tap(x, w, 3)
 
 
 def test_keep_mask_has_the_requested_probability():

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .ops import grouped_matmul, leaky_relu_dropout, leaky_relu_dropout_
+from .ops import grouped_matmul, grouped_matmul_keep_tap, leaky_relu_dropout, leaky_relu_dropout_
 
 __all__ = [
     "GroupedLinear",
@@ -147,13 +147,23 @@ class GroupedLinear(nn.Module):
         return sum(per_weight_group)
 
     # ------------------------------------------------------------------ forward
-    def forward(self, x: torch.Tensor, shared_input: torch.Tensor | None = None) -> torch.Tensor:
-        """``x``: ``(rows, taps, groups, in)`` (or ``(rows, groups, in)`` with one tap) -> ``(rows, groups, out)``."""
+    def forward(self, x: torch.Tensor, shared_input: torch.Tensor | None = None,
+                keep_tap: int | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``x``: ``(rows, taps, groups, in)`` (or ``(rows, groups, in)`` with one tap) -> ``(rows, groups, out)``.
+
+        With ``keep_tap`` (convolutions without bias or shared input) it returns ``(output, x[:, keep_tap])``: the
+        input frame a residual connection reads, with the cheaper backward of
+        :func:`~ehfusion.models.ops.grouped_matmul_keep_tap`.
+        """
         if x.dim() == 3:
             x = x.unsqueeze(1)
         if x.shape[1] != self.taps or x.shape[3] != self.in_features or (not self.shared and x.shape[2] != self.groups):
             raise ValueError(f"GroupedLinear expected (rows, {self.taps}, {self.groups}, {self.in_features}), "
                              f"got {tuple(x.shape)}")
+        if keep_tap is not None:
+            if self.bias is not None or self.shared_weight is not None:
+                raise ValueError("keep_tap is for convolutions without bias or shared input")
+            return grouped_matmul_keep_tap(x, self.effective_weight(), keep_tap)
         bias = self.effective_bias()
         init = None
         if self.shared_weight is not None:
@@ -367,8 +377,8 @@ class GroupedTemporalEncoder(_NormAct):
         for conv, bn, pointwise, pointwise_bn, width in zip(self.convs, self.conv_bns, self.pointwise,
                                                             self.pointwise_bns, self.filter_widths[1:]):
             taps = h.view(h.shape[0] // width, width, self.groups, self.channels)
-            residual = taps[:, self._residual_tap(width)]
-            h = self._norm_act(bn, conv(taps))
+            h, residual = conv(taps, keep_tap=self._residual_tap(width))  # residual = taps[:, tap]
+            h = self._norm_act(bn, h)
             h = self._norm_act(pointwise_bn, pointwise(h)) + residual
         return self.shrink(h)
 

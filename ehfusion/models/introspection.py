@@ -52,6 +52,8 @@ def count_macs(model: nn.Module, layout_joints: int | None = None) -> int:
 
     def grouped_hook(module: GroupedLinear, inputs, output):
         nonlocal total
+        if isinstance(output, tuple):  # (output, kept input tap), see GroupedLinear.forward
+            output = output[0]
         total += _rows(output) * module.real_macs_per_row(output.shape[1])
 
     def linear_hook(module: nn.Linear, inputs, output):

@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["grouped_matmul", "leaky_relu_dropout", "leaky_relu_dropout_", "bernoulli_keep_mask", "LEAKY_SLOPE",
-           "retain_freed_memory"]
+__all__ = ["grouped_matmul", "grouped_matmul_keep_tap", "leaky_relu_dropout", "leaky_relu_dropout_",
+           "bernoulli_keep_mask", "LEAKY_SLOPE", "retain_freed_memory"]
 
 #: Negative slope of every LeakyReLU in the temporal and fully connected blocks.
 LEAKY_SLOPE = 0.2
@@ -62,24 +62,9 @@ class _GroupedMatmul(torch.autograd.Function):
     def backward(ctx, grad_out):
         x, weight = ctx.saved_tensors
         grad_out = grad_out.contiguous()
-        rows, taps, groups, n_in = x.shape
-        shared = weight.shape[0] == 1 and groups > 1
         need_x, need_w, need_b, need_init = ctx.needs_input_grad
-        grad_x = grad_w = grad_b = grad_init = None
-        if need_x:
-            grad_x = torch.empty(rows, taps, groups, n_in, dtype=x.dtype, device=x.device)
-            for g in range(groups):
-                w = weight[0 if shared else g]
-                for j in range(taps):
-                    torch.mm(grad_out[:, g], w[j].t(), out=grad_x[:, j, g])
-        if need_w:
-            grad_w = torch.zeros_like(weight) if shared else torch.empty_like(weight)
-            for g in range(groups):
-                for j in range(taps):
-                    if shared:
-                        grad_w[0, j].addmm_(x[:, j, g].t(), grad_out[:, g])
-                    else:
-                        torch.mm(x[:, j, g].t(), grad_out[:, g], out=grad_w[g, j])
+        grad_x, grad_w = _grouped_matmul_backward(x, weight, grad_out, need_x, need_w)
+        grad_b = grad_init = None
         if need_b and ctx.has_bias:
             grad_b = grad_out.sum(0)
             if ctx.bias_shape[0] == 1:
@@ -87,6 +72,49 @@ class _GroupedMatmul(torch.autograd.Function):
         if need_init and ctx.has_init:
             grad_init = grad_out
         return grad_x, grad_w, grad_b, grad_init
+
+
+def _grouped_matmul_backward(x: torch.Tensor, weight: torch.Tensor, grad_out: torch.Tensor, need_x: bool,
+                             need_w: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Gradients of :class:`_GroupedMatmul`'s product with respect to ``x`` and ``weight`` (``None`` if not needed)."""
+    rows, taps, groups, n_in = x.shape
+    shared = weight.shape[0] == 1 and groups > 1
+    grad_x = grad_w = None
+    if need_x:
+        grad_x = torch.empty(rows, taps, groups, n_in, dtype=x.dtype, device=x.device)
+        for g in range(groups):
+            w = weight[0 if shared else g]
+            for j in range(taps):
+                torch.mm(grad_out[:, g], w[j].t(), out=grad_x[:, j, g])
+    if need_w:
+        grad_w = torch.zeros_like(weight) if shared else torch.empty_like(weight)
+        for g in range(groups):
+            for j in range(taps):
+                if shared:
+                    grad_w[0, j].addmm_(x[:, j, g].t(), grad_out[:, g])
+                else:
+                    torch.mm(x[:, j, g].t(), grad_out[:, g], out=grad_w[g, j])
+    return grad_x, grad_w
+
+
+class _GroupedMatmulKeepTap(torch.autograd.Function):
+    """``(grouped_matmul(x, weight), x[:, tap])`` where the second output's gradient is added to the first's ``x``
+    gradient in place, instead of autograd building a full-size zero tensor for the selected tap and adding it."""
+
+    @staticmethod
+    def forward(ctx, x, weight, tap):  # noqa: D401 - autograd signature
+        out = _GroupedMatmul.forward(ctx, x, weight, None, None)
+        ctx.tap = tap
+        return out, x[:, tap].clone()
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_tap):
+        x, weight = ctx.saved_tensors
+        need_x, need_w, _ = ctx.needs_input_grad
+        grad_x, grad_w = _grouped_matmul_backward(x, weight, grad_out.contiguous(), need_x, need_w)
+        if grad_x is not None and grad_tap is not None:
+            grad_x[:, ctx.tap].add_(grad_tap)
+        return grad_x, grad_w, None
 
 
 def grouped_matmul(
@@ -123,6 +151,26 @@ def grouped_matmul(
         return _GroupedMatmul.apply(x, weight, bias, init)
     with torch.no_grad():
         return _GroupedMatmul.forward(_NoContext(), x, weight, bias, init)
+
+
+def grouped_matmul_keep_tap(x: torch.Tensor, weight: torch.Tensor, tap: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(grouped_matmul(x, weight), x[:, tap])``: a strided convolution and the input frame its residual uses.
+
+    Same values and gradients as computing the two separately; the backward pass adds the residual's gradient into
+    the product's input gradient in place (a plain ``x[:, tap]`` makes autograd allocate, zero and add a tensor the
+    size of ``x``). The second output is a copy, ``(rows, groups, in)``.
+    """
+    if x.dim() != 4 or weight.dim() != 4 or not 0 <= tap < x.shape[1]:
+        raise ValueError(f"grouped_matmul_keep_tap expects x (rows, taps, groups, in), weight (groups, taps, in, out) "
+                         f"and 0 <= tap < taps, got {tuple(x.shape)}, {tuple(weight.shape)}, tap={tap}")
+    if x.shape[1] != weight.shape[1] or x.shape[3] != weight.shape[2] or weight.shape[0] not in (1, x.shape[2]):
+        raise ValueError(f"grouped_matmul_keep_tap: x {tuple(x.shape)} does not match weight {tuple(weight.shape)}")
+    if x.stride(-1) != 1:
+        x = x.contiguous()
+    if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
+        return _GroupedMatmulKeepTap.apply(x, weight, tap)
+    with torch.no_grad():
+        return _GroupedMatmul.forward(_NoContext(), x, weight, None, None), x[:, tap]
 
 
 class _NoContext:
