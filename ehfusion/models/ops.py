@@ -117,6 +117,16 @@ class _GroupedMatmulKeepTap(torch.autograd.Function):
         return grad_x, grad_w, None
 
 
+def _checked_operands(name: str, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Check the shapes of a grouped product's operands; returns ``x`` with a contiguous last dimension."""
+    if x.dim() != 4 or weight.dim() != 4:
+        raise ValueError(f"{name} expects x (rows, taps, groups, in) and weight (groups, taps, in, out), "
+                         f"got {tuple(x.shape)} and {tuple(weight.shape)}")
+    if x.shape[1] != weight.shape[1] or x.shape[3] != weight.shape[2] or weight.shape[0] not in (1, x.shape[2]):
+        raise ValueError(f"{name}: x {tuple(x.shape)} does not match weight {tuple(weight.shape)}")
+    return x if x.stride(-1) == 1 else x.contiguous()
+
+
 def grouped_matmul(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -136,13 +146,7 @@ def grouped_matmul(
         ``(rows, groups, out)``, contiguous. Equal to
         ``torch.einsum("rjgi,gjio->rgo", x, weight) + (init or bias)``.
     """
-    if x.dim() != 4 or weight.dim() != 4:
-        raise ValueError(f"grouped_matmul expects x (rows, taps, groups, in) and weight (groups, taps, in, out), "
-                         f"got {tuple(x.shape)} and {tuple(weight.shape)}")
-    if x.shape[1] != weight.shape[1] or x.shape[3] != weight.shape[2] or weight.shape[0] not in (1, x.shape[2]):
-        raise ValueError(f"grouped_matmul: x {tuple(x.shape)} does not match weight {tuple(weight.shape)}")
-    if x.stride(-1) != 1:
-        x = x.contiguous()
+    x = _checked_operands("grouped_matmul", x, weight)
     if init is not None:
         if init.stride(-1) != 1:
             init = init.contiguous()
@@ -160,13 +164,9 @@ def grouped_matmul_keep_tap(x: torch.Tensor, weight: torch.Tensor, tap: int) -> 
     the product's input gradient in place (a plain ``x[:, tap]`` makes autograd allocate, zero and add a tensor the
     size of ``x``). The second output is a copy, ``(rows, groups, in)``.
     """
-    if x.dim() != 4 or weight.dim() != 4 or not 0 <= tap < x.shape[1]:
-        raise ValueError(f"grouped_matmul_keep_tap expects x (rows, taps, groups, in), weight (groups, taps, in, out) "
-                         f"and 0 <= tap < taps, got {tuple(x.shape)}, {tuple(weight.shape)}, tap={tap}")
-    if x.shape[1] != weight.shape[1] or x.shape[3] != weight.shape[2] or weight.shape[0] not in (1, x.shape[2]):
-        raise ValueError(f"grouped_matmul_keep_tap: x {tuple(x.shape)} does not match weight {tuple(weight.shape)}")
-    if x.stride(-1) != 1:
-        x = x.contiguous()
+    x = _checked_operands("grouped_matmul_keep_tap", x, weight)
+    if not 0 <= tap < x.shape[1]:
+        raise ValueError(f"grouped_matmul_keep_tap: tap must satisfy 0 <= tap < taps = {x.shape[1]}, got {tap}")
     if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
         return _GroupedMatmulKeepTap.apply(x, weight, tap)
     with torch.no_grad():
