@@ -196,9 +196,10 @@ def build_parser(strategy: str) -> argparse.ArgumentParser:
                        help="initial learning rate (the release fine-tunes stage 3 with 0.0005)")
     train.add_argument("-lrd", "--lr-decay", type=float, default=0.95, metavar="FACTOR",
                        help="learning-rate decay per epoch")
-    train.add_argument("--bn-momentum", type=_momentum_range, default=(0.1, 0.001), metavar="START[,END]",
-                       help="BatchNorm momentum at the first epoch and at the end, decaying exponentially in between "
-                            "(VideoPose3D's 0.1,0.001); one number keeps it constant")
+    train.add_argument("--bn-momentum", type=_momentum_range, default=(0.1, None), metavar="START[,END]",
+                       help="BatchNorm momentum at the first epoch and at the end, decaying exponentially in between; "
+                            "one number keeps it constant (default: VideoPose3D's 0.1,0.001 for runs of 80 epochs or "
+                            "more, a constant 0.1 for shorter runs)")
     train.add_argument("-no-da", "--no-data-augmentation", dest="data_augmentation", action="store_false",
                        help="disable train-time flipping")
     train.add_argument("-no-tta", "--no-tta", "--no-test-time-augmentation", dest="test_time_augmentation",

@@ -81,6 +81,8 @@ DEFAULT_STAGE_SPLIT = (0.5, 0.3, 0.2)
 #: ExperimentConfig fields that may differ between runs written to one results file.
 RUN_ONLY_FIELDS = ("seeds", "models", "device", "threads")
 #: ExperimentConfig fields that only change the test evaluation (not the trained weights).
+#: The BatchNorm momentum schedule of VideoPose3D's release, used by every result recorded before it was a field.
+RELEASE_BN_MOMENTUM = (0.1, 0.001)
 EVALUATION_ONLY_FIELDS = ("robustness", "sigmas_px", "dropout_rates", "robustness_cameras")
 
 
@@ -101,6 +103,9 @@ class ExperimentConfig:
     lr_decay: float = 0.95
     stage_split: tuple[float, float, float] = DEFAULT_STAGE_SPLIT
     stage3_lr_factor: float = 0.5
+    # BatchNorm momentum (start, end); None: the trainer's default for the run's length (constant 0.1 for short runs,
+    # see ehfusion.training.bn_momentum_end_for). Results recorded before this field existed used (0.1, 0.001).
+    bn_momentum: tuple[float, float] | None = None
     intermediate_selection: str = "last"  # stages 1 and 2 of three-stage keep their "last" (or "best") epoch
     # ------------------------------------------------------------ the small CPU model size (the shipped checkpoints'):
     # widths 148 give three-stage EHFusion about the parameters of the VideoPose3D baseline (2.22M against 2.18M)
@@ -129,7 +134,7 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         for name in ("seeds", "models", "stage_split", "filter_widths", "sigmas_px", "dropout_rates"):
             setattr(self, name, tuple(getattr(self, name)))
-        for name in ("actions", "cameras", "val_subjects", "robustness_cameras"):
+        for name in ("actions", "cameras", "val_subjects", "robustness_cameras", "bn_momentum"):
             if getattr(self, name) is not None:
                 setattr(self, name, tuple(getattr(self, name)))
         unknown = [m for m in self.models if m not in MODELS]
@@ -149,7 +154,9 @@ class ExperimentConfig:
     @classmethod
     def from_dict(cls, data: Mapping) -> ExperimentConfig:
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        values.setdefault("bn_momentum", RELEASE_BN_MOMENTUM)  # written before the field existed
+        return cls(**values)
 
     def training_key(self) -> str:
         """Eight hex digits that change with every field that shapes the trained weights."""
@@ -256,6 +263,8 @@ def _train_config(config: ExperimentConfig, data: ExperimentData, seed: int, epo
         epochs=epochs, batch_size=config.batch_size, lr=lr, lr_decay=config.lr_decay, seed=seed,
         device=config.device, val_subjects=data.val_subjects, subset=config.subset,
         flip_tta=config.flip_tta, num_threads=config.threads, validate=validate,
+        **({} if config.bn_momentum is None else
+           {"bn_momentum_start": config.bn_momentum[0], "bn_momentum_end": config.bn_momentum[1]}),
     )
 
 
