@@ -2,8 +2,18 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads its OpenMP runtime
+# Everything the suite generates (executed notebooks' figures and runs, screenshots, experiment records) goes to a
+# throw-away folder, never into the user's outputs/: set before ehfusion.paths is imported, inherited by the
+# notebook kernels that papermill starts.
+os.environ["EHFUSION_OUTPUT_DIR"] = tempfile.mkdtemp(prefix="ehfusion-test-outputs-")
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+#: The user's folders that the suite must leave exactly as it found them (checked when the session ends).
+PROTECTED_DIRS = (REPO_DIR / "outputs", REPO_DIR / "checkpoints")
 
 import numpy as np
 import pytest
@@ -45,3 +55,40 @@ def h36m():
 @pytest.fixture
 def sequences():
     return [make_sequence(30 + 7 * i, seed=i, action=f"act{i}", camera=i % 4) for i in range(3)]
+
+
+# ------------------------------------------------------------------------------------------- the user's folders
+def folder_snapshot(folders=PROTECTED_DIRS) -> dict[str, tuple[int, int]]:
+    """``{path: (size, modification time in ns)}`` of every file under ``folders``."""
+    snapshot = {}
+    for folder in folders:
+        for path in Path(folder).rglob("*") if Path(folder).is_dir() else ():
+            if path.is_file():
+                stat = path.stat()
+                snapshot[str(path)] = (stat.st_size, stat.st_mtime_ns)
+    return snapshot
+
+
+def snapshot_changes(before: dict, after: dict) -> list[str]:
+    """Human-readable differences between two :func:`folder_snapshot` results."""
+    changes = [f"created {p}" for p in sorted(after.keys() - before.keys())]
+    changes += [f"deleted {p}" for p in sorted(before.keys() - after.keys())]
+    changes += [f"modified {p}" for p in sorted(before.keys() & after.keys()) if before[p] != after[p]]
+    return changes
+
+
+def pytest_sessionstart(session):
+    session.config._protected_snapshot = folder_snapshot()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = getattr(session.config, "_protected_snapshot", None)
+    if before is None:
+        return
+    changes = snapshot_changes(before, folder_snapshot())
+    if changes:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = ["the test suite changed the user's outputs/ or checkpoints/ folders:", *changes[:20]]
+        if reporter is not None:
+            reporter.write_line("\n".join(lines), red=True)
+        session.exitstatus = 1
