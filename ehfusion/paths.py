@@ -17,3 +17,5 @@ def _dir(env: str, default: Path) -> Path:
 DATA_DIR = _dir("EHFUSION_DATA_DIR", REPO_DIR / "data")
 CHECKPOINT_DIR = _dir("EHFUSION_CHECKPOINT_DIR", REPO_DIR / "checkpoints")
 OUTPUT_DIR = _dir("EHFUSION_OUTPUT_DIR", REPO_DIR / "outputs")
+#: Derived files that cannot go beside their source (a read-only data folder): $XDG_CACHE_HOME/ehfusion by default.
+CACHE_DIR = _dir("EHFUSION_CACHE_DIR", Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ehfusion")

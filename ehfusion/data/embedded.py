@@ -381,18 +381,22 @@ def _derivation_key(path_3d: Path, keypoints: str) -> str:
     return f"sha256={file_sha256(path_3d)}:v{_DERIVATION_VERSION}{noise}"
 
 
-def ensure_embedded_2d(data_dir: str | Path | None = None, keypoints=KEYPOINT_SOURCES) -> dict[str, Path]:
+def ensure_embedded_2d(data_dir: str | Path | None = None, keypoints=KEYPOINT_SOURCES,
+                       out_dir: str | Path | None = None) -> dict[str, Path]:
     """Make sure the derived 2D files exist next to ``data_3d_embedded.npz``; create or refresh them if needed.
 
     The 2D files are a cache (git-ignored): they are (re)written when missing or when they were derived from a
     different 3D file or noise model (their metadata records the 3D file's SHA-256 and the derivation version). A 2D
-    file without that record was not written here and is left alone. No pybullet needed. Returns
+    file without that record was not written here and is left alone. No pybullet needed. ``out_dir`` puts the 2D
+    files in another folder than the 3D file (a cache, when the data folder is read-only). Returns
     ``{keypoints: path}``.
     """
     from ehfusion.paths import DATA_DIR
 
     data_dir = Path(data_dir) if data_dir is not None else DATA_DIR
     path_3d, paths_2d = _paths(data_dir)
+    if out_dir is not None:
+        paths_2d = _paths(Path(out_dir))[1]
     if not path_3d.is_file():
         raise FileNotFoundError(
             f"{path_3d} is missing; it ships with the repository (data/data_3d_embedded.npz), "

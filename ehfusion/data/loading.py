@@ -19,15 +19,22 @@ come from), so adding one is adding a spec, not another branch.
 """
 from __future__ import annotations
 
+import errno
+import pickle
 import re
+import tokenize
 import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Callable, Iterable
 
 import numpy as np
 
 from ehfusion import paths
+from ehfusion.errors import DataFileError, write_error
 from ehfusion.cameras import Camera, get_cameras
 from ehfusion.keypoints import conversion_matrix
 from ehfusion.skeleton import H36M_17, H36M_32_TO_17, HUMANEVA_15, Skeleton, get_skeleton
@@ -98,7 +105,7 @@ class DatasetSpec:
     how_to_get: str  # shown when the files are missing
     raw_joint_maps: dict[int, tuple[int, ...]] = field(default_factory=dict)  # joints in file -> kept indices
     keypoint_sources: tuple[str, ...] | None = None  # fixed choices (None: whatever 2D files exist)
-    prepare_2d: Callable[[Path, str], None] | None = None  # creates derived 2D files on first use
+    prepare_2d: Callable[[Path, str], Path | None] | None = None  # creates derived 2D files; returns their folder
     camera_subject: Callable[[str], str] = field(default=lambda subject: subject)  # file subject -> camera subject
 
     def path_3d(self, data_dir: Path) -> Path:
@@ -131,10 +138,34 @@ def dataset_spec(name: str) -> DatasetSpec:
         raise KeyError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}") from None
 
 
-def _prepare_embedded_2d(data_dir: Path, keypoints: str) -> None:
+#: ``errno`` values of a write refused because the folder is read-only (the derived files then go to the cache).
+_READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def _prepare_embedded_2d(data_dir: Path, keypoints: str) -> Path:
+    """Derive the 2D file beside the 3D file; if the data folder refuses the write, in :data:`paths.CACHE_DIR`."""
     from ehfusion.data.embedded import ensure_embedded_2d
 
-    ensure_embedded_2d(data_dir, keypoints)
+    name = f"data_2d_embedded_{keypoints}.npz"
+    try:
+        ensure_embedded_2d(data_dir, keypoints)
+        return data_dir
+    except OSError as err:
+        if err.errno not in _READ_ONLY:
+            raise write_error(data_dir / name, "the derived 2D file", err) from err
+        reason = err.strerror or str(err)
+    cache = paths.CACHE_DIR
+    warnings.warn(
+        f"the data folder {data_dir} is read-only ({reason}), so the derived 2D file {name} goes to the cache "
+        f"folder {cache} instead (set EHFUSION_CACHE_DIR to choose another)",
+        stacklevel=3,
+    )
+    try:
+        ensure_embedded_2d(data_dir, keypoints, out_dir=cache)
+    except OSError as err:
+        raise write_error(cache / name, "the derived 2D file", err,
+                          fix="make the data folder writable or set EHFUSION_CACHE_DIR to a writable folder") from err
+    return cache
 
 
 register_dataset(
@@ -184,28 +215,107 @@ register_dataset(
 
 
 # ----------------------------------------------------------------------------------------------------- file readers
-def _load_pickled(path: Path, key: str, what: str):
+#: What numpy raises on damaged archive bytes: the zip layer, the decompressor, the array header parser and the
+#: unpickler (whose errors on garbage are any of these; a well-formed file raises none of them).
+_DAMAGED = (OSError, EOFError, zipfile.BadZipFile, zlib.error, pickle.UnpicklingError, tokenize.TokenError,
+            SyntaxError, ValueError, TypeError, AttributeError, ImportError, KeyError, IndexError, OverflowError,
+            MemoryError, RecursionError)
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def _load_pickled(path: Path, key: str, what: str) -> dict:
+    """Every entry of a VideoPose3D ``.npz`` (0-d object arrays unwrapped); :class:`DataFileError` if unreadable."""
+    fix = "re-create it (or download it again)"
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError as exc:
+        raise DataFileError(f"{path} cannot be opened ({exc.strerror or exc}); check the path and its permissions") \
+            from None
+    if head not in _ZIP_MAGIC:
+        found = "an empty file" if not head else f"a file starting with {head!r}"
+        raise DataFileError(f"{path} is not an .npz archive: found {found}, expected a zip archive (np.savez); {fix}")
     try:
         with np.load(path, allow_pickle=True) as archive:
             if key not in archive.files:
-                raise ValueError(
+                raise DataFileError(
                     f"{path} is not a VideoPose3D {what} file: it has no {key!r} entry (found {archive.files}); "
                     f"write it with np.savez_compressed(path, {key}=...)"
                 )
-            return {k: archive[k].item() for k in archive.files}
-    except (OSError, EOFError) as exc:
-        raise ValueError(f"{path} cannot be read as an .npz archive ({exc}); re-create or re-download it") from exc
+            content = {k: archive[k] for k in archive.files}
+    except DataFileError:
+        raise
+    except _DAMAGED as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else "no detail"
+        raise DataFileError(
+            f"{path} is a damaged or truncated .npz archive ({type(exc).__name__}: {reason}); {fix}"
+        ) from None
+    return {k: v.item() if v.dtype == object and v.shape == () else v for k, v in content.items()}
+
+
+def _found(value) -> str:
+    """What a value is, for messages: ``an array of shape (10,)`` or ``a value of type int``."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    return f"a value of type {type(value).__name__}"
+
+
+def _expect_mapping(value, path: Path, where: str, expected: str) -> Mapping:
+    """``value`` if it is a dict with string keys, else a :class:`DataFileError` saying what was found."""
+    if not isinstance(value, Mapping):
+        raise DataFileError(f"{path}: {where} is {_found(value)}, expected {expected} (the VideoPose3D layout); "
+                            f"re-create the file in that layout")
+    bad = [k for k in value if not isinstance(k, str)]
+    if bad:
+        raise DataFileError(f"{path}: {where} has key {bad[0]!r} ({type(bad[0]).__name__}), expected string keys "
+                            f"(subject and action names); re-create the file in the VideoPose3D layout")
+    if not value:
+        raise DataFileError(f"{path}: {where} is empty, expected {expected}; re-create the file")
+    return value
+
+
+def _numeric_array(value, path: Path, where: str) -> np.ndarray:
+    """``value`` as an array of numbers, else a :class:`DataFileError` naming ``where``."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError):  # ragged nested lists
+        array = None
+    if array is None or array.dtype.kind not in "iuf":
+        found = type(value).__name__ if array is None else f"{array.dtype} values of shape {array.shape}"
+        raise DataFileError(f"{path}: {where} holds {found}, expected an array of numbers; re-create the file")
+    return array
 
 
 def load_positions_3d(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
-    """``positions_3d`` of a VideoPose3D 3D file (pickle: only for trusted files)."""
-    return _load_pickled(Path(path), "positions_3d", "3D")["positions_3d"]
+    """``positions_3d`` of a VideoPose3D 3D file (pickle: only for trusted files).
+
+    Raises :class:`ehfusion.errors.DataFileError` for a damaged file or one without ``{subject: {action: array}}``.
+    """
+    path = Path(path)
+    positions = _load_pickled(path, "positions_3d", "3D")["positions_3d"]
+    expected = "a dict {subject: {action: (frames, joints, 3) array}}"
+    for subject, actions in _expect_mapping(positions, path, "positions_3d", expected).items():
+        _expect_mapping(actions, path, f"positions_3d[{subject!r}]", "a dict {action: (frames, joints, 3) array}")
+    return positions
 
 
 def load_positions_2d(path: str | Path) -> tuple[dict[str, dict[str, list[np.ndarray]]], dict]:
-    """``positions_2d`` and ``metadata`` of a VideoPose3D 2D file (pickle: only for trusted files)."""
-    content = _load_pickled(Path(path), "positions_2d", "2D")
-    return content["positions_2d"], content.get("metadata", {})
+    """``positions_2d`` and ``metadata`` of a VideoPose3D 2D file (pickle: only for trusted files).
+
+    Raises :class:`ehfusion.errors.DataFileError` for a damaged file or one without
+    ``{subject: {action: [array per camera]}}`` and a metadata dict.
+    """
+    path = Path(path)
+    content = _load_pickled(path, "positions_2d", "2D")
+    positions = content["positions_2d"]
+    expected = "a dict {subject: {action: [(frames, joints, 2) array per camera]}}"
+    for subject, actions in _expect_mapping(positions, path, "positions_2d", expected).items():
+        _expect_mapping(actions, path, f"positions_2d[{subject!r}]", "a dict {action: [array per camera]}")
+    metadata = content.get("metadata", {})
+    if not isinstance(metadata, Mapping):
+        raise DataFileError(f"{path}: metadata is {_found(metadata)}, expected a dict (e.g. "
+                            "{'layout_name': 'h36m', 'num_joints': 17}); re-create the file or drop its metadata")
+    return positions, metadata
 
 
 def _natural_key(text: str):
@@ -431,21 +541,22 @@ def _reduce_3d(spec: DatasetSpec, positions_3d, path: Path) -> dict[str, dict[st
     out: dict[str, dict[str, np.ndarray]] = {}
     for subject, actions in positions_3d.items():
         for action, pos in actions.items():
-            pos = np.asarray(pos, dtype=np.float32)
-            if pos.ndim != 3 or pos.shape[-1] != 3:
-                raise ValueError(f"{path}: {subject}/{action} has shape {pos.shape}; expected (frames, joints, 3)")
+            pos = _numeric_array(pos, path, f"{subject}/{action}").astype(np.float32)
+            if pos.ndim != 3 or pos.shape[-1] != 3 or not len(pos):
+                raise DataFileError(f"{path}: {subject}/{action} has shape {pos.shape}; expected (frames, joints, 3) "
+                                    f"with at least one frame")
             joints = pos.shape[1]
             if joints in spec.raw_joint_maps:
                 pos = pos[:, list(spec.raw_joint_maps[joints])]
             elif joints != expected:
                 accepted = " or ".join(str(n) for n in [expected, *spec.raw_joint_maps])
-                raise ValueError(
+                raise DataFileError(
                     f"{path}: {subject}/{action} has {joints} joints but dataset {spec.name!r} (layout "
                     f"{spec.skeleton.name}) needs {accepted}; use a file in the {spec.skeleton.name} layout"
                 )
             bad = _first_bad_frame(pos)
             if bad is not None:
-                raise ValueError(
+                raise DataFileError(
                     f"{path}: 3D poses of {subject}/{action} contain NaN or inf at frame {bad}; "
                     f"repair or drop that sequence"
                 )
@@ -462,25 +573,33 @@ def _layout_conversion(spec: DatasetSpec, metadata: dict, path: Path) -> tuple[S
     target = spec.skeleton
     layout = metadata.get("layout_name")
     source, matrix = target, None
+    if layout is not None and not isinstance(layout, str):
+        raise DataFileError(f"{path}: metadata layout_name is {layout!r}, expected a layout name such as "
+                            f"{target.name!r}; correct or drop that metadata entry")
     if layout is not None and layout != target.name:
         try:
             source = get_skeleton(layout)
             matrix = conversion_matrix(source, target)
         except (KeyError, ValueError):
-            raise ValueError(
+            raise DataFileError(
                 f"{path}: keypoints are in layout {layout!r} but dataset {spec.name!r} needs {target.name!r} "
                 f"({target.num_joints} joints: {', '.join(target.joint_names)}), and "
                 f"ehfusion.keypoints.conversion_matrix({layout!r}, {target.name!r}) does not support that pair; "
                 f"convert them to that joint order first"
             ) from None
     num = metadata.get("num_joints")
-    if num is not None and int(num) != source.num_joints:
-        raise ValueError(f"{path}: metadata says {num} joints but layout {source.name!r} has {source.num_joints}")
+    if num is not None and (not isinstance(num, (int, np.integer)) or int(num) != source.num_joints):
+        raise DataFileError(f"{path}: metadata says {num!r} joints but layout {source.name!r} has "
+                            f"{source.num_joints}; correct or drop the num_joints entry")
     symmetry = metadata.get("keypoints_symmetry")
     if symmetry is not None:
-        left, right = (sorted(int(i) for i in side) for side in symmetry)
+        try:
+            left, right = (sorted(int(i) for i in side) for side in symmetry)
+        except (TypeError, ValueError):
+            raise DataFileError(f"{path}: metadata keypoints_symmetry is {symmetry!r}, expected two lists of joint "
+                                f"indices [left, right]; correct or drop that entry") from None
         if (left, right) != (sorted(source.joints_left), sorted(source.joints_right)):
-            raise ValueError(
+            raise DataFileError(
                 f"{path}: keypoints_symmetry {symmetry} does not match layout {source.name!r} "
                 f"(left {list(source.joints_left)}, right {list(source.joints_right)}); "
                 f"the file uses another joint order"
@@ -512,21 +631,24 @@ def _match_2d(spec: DatasetSpec, positions_3d, positions_2d, cameras, path_2d: P
     absent: list[str] = []
     for subject, actions in positions_3d.items():
         if subject not in positions_2d:
-            raise ValueError(
+            raise DataFileError(
                 f"{path_2d} has no 2D keypoints for subject {subject} of the 3D file (its subjects: "
                 f"{', '.join(sorted(positions_2d, key=_natural_key))}); the 2D and 3D files do not belong together"
             )
         missing = sorted(set(actions) - set(positions_2d[subject]))
         if missing:
-            raise ValueError(
+            raise DataFileError(
                 f"{path_2d} lacks 2D keypoints for subject {subject}, actions {missing} of the 3D file; "
                 f"the 2D and 3D files do not belong together"
             )
         n_cams = len(cameras[subject])
         for action, pos in actions.items():
             views = positions_2d[subject][action]
+            if not isinstance(views, (list, tuple)):
+                raise DataFileError(f"{path_2d}: {subject}/{action} is {_found(views)}, expected a list with one (frames, "
+                                    f"joints, 2) array per camera; re-create the file in the VideoPose3D layout")
             if len(views) != n_cams:
-                raise ValueError(
+                raise DataFileError(
                     f"{path_2d}: {subject}/{action} has {len(views)} camera views but subject {subject} has "
                     f"{n_cams} cameras; the 2D file must list one array per camera, in camera order"
                 )
@@ -536,9 +658,9 @@ def _match_2d(spec: DatasetSpec, positions_3d, positions_2d, cameras, path_2d: P
                     absent.append(f"{subject}/{action} camera {index}")
                     trimmed.append(None)
                     continue
-                view = np.asarray(view)
+                view = _numeric_array(view, path_2d, f"{subject}/{action} camera {index}")
                 if view.ndim != 3 or view.shape[-1] not in (2, 3):
-                    raise ValueError(
+                    raise DataFileError(
                         f"{path_2d}: {subject}/{action} camera {index} has shape {view.shape}; expected "
                         f"(frames, joints, 2) or (frames, joints, 3) with a confidence"
                     )
@@ -546,7 +668,7 @@ def _match_2d(spec: DatasetSpec, positions_3d, positions_2d, cameras, path_2d: P
                 if conversion is None and view.shape[1] in spec.raw_joint_maps:
                     view = view[:, list(spec.raw_joint_maps[view.shape[1]])]
                 if view.shape[1] != expected:
-                    raise ValueError(
+                    raise DataFileError(
                         f"{path_2d}: {subject}/{action} camera {index} has {view.shape[1]} keypoints but layout "
                         f"{source.name!r} has {expected}; use keypoints in that layout"
                     )
@@ -554,14 +676,14 @@ def _match_2d(spec: DatasetSpec, positions_3d, positions_2d, cameras, path_2d: P
                     used = np.flatnonzero(conversion.any(axis=0))
                     view = np.einsum("jk,nkc->njc", conversion[:, used], view[:, used].astype(np.float64))
                 if len(view) < len(pos):
-                    raise ValueError(
+                    raise DataFileError(
                         f"{path_2d}: {subject}/{action} camera {index} has {len(view)} frames, fewer than the "
                         f"{len(pos)} frames of the 3D sequence; the 2D and 3D files do not belong together"
                     )
                 view = np.ascontiguousarray(view[: len(pos)], dtype=np.float32)
                 bad = _first_bad_frame(view)
                 if bad is not None:
-                    raise ValueError(
+                    raise DataFileError(
                         f"{path_2d}: 2D keypoints of {subject}/{action} camera {index} contain NaN or inf at frame "
                         f"{bad}; fill the gap (e.g. interpolate) or drop that sequence"
                     )
@@ -591,13 +713,14 @@ def load_dataset(name: str = "embedded", keypoints: str = "gt", data_dir: str | 
     if keypoints not in choices:
         listed = ", ".join(choices) or f"none (no data_2d_{spec.name}_*.npz in {data_dir}; {spec.how_to_get})"
         raise KeyError(f"unknown keypoints {keypoints!r} for dataset {name!r}; available: {listed}")
+    positions_3d = _reduce_3d(spec, load_positions_3d(path_3d), path_3d)  # checked before deriving 2D from it
+    folder_2d = data_dir
     if spec.prepare_2d is not None:
-        spec.prepare_2d(data_dir, keypoints)
-    path_2d = spec.path_2d(data_dir, keypoints)
+        folder_2d = spec.prepare_2d(data_dir, keypoints) or data_dir
+    path_2d = spec.path_2d(folder_2d, keypoints)
     if not path_2d.is_file():
         raise FileNotFoundError(f"2D file {path_2d} not found for dataset {name!r}: {spec.how_to_get}")
 
-    positions_3d = _reduce_3d(spec, load_positions_3d(path_3d), path_3d)
     positions_2d, metadata = load_positions_2d(path_2d)
     source, conversion = _layout_conversion(spec, metadata, path_2d)
     all_cameras = get_cameras(spec.camera_source)
@@ -605,7 +728,7 @@ def load_dataset(name: str = "embedded", keypoints: str = "gt", data_dir: str | 
     for subject in positions_3d:
         key = spec.camera_subject(subject)
         if key not in all_cameras:
-            raise ValueError(
+            raise DataFileError(
                 f"{path_3d}: no calibrated cameras for subject {subject!r} in the {spec.camera_source} camera set "
                 f"(calibrated: {', '.join(all_cameras)}); drop that subject from the file"
             )
