@@ -7,10 +7,12 @@ STAMP  := $(VENV)/.installed
 # OpenMP threads wait passively: much faster when other programs share the cores (see ehfusion/__init__.py).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: run test bench browser-deps data clean-outputs help
+.PHONY: run answers course test bench browser-deps data clean-outputs help
 
 help:
-	@echo "make run           create .venv, install, execute the notebook course into outputs/"
+	@echo "make run           create .venv, install, execute the notebook course (student version) into outputs/"
+	@echo "make answers       execute the with-answers version of the course into outputs/answers/"
+	@echo "make course        write the student and with-answers notebooks to outputs/course/"
 	@echo "make test          create/update .venv, run the whole test suite"
 	@echo "make bench         run the benchmarks and write benchmarks/results.md"
 	@echo "make browser-deps  install Debian's chromium for the end-to-end browser test (needs root or sudo)"
@@ -24,6 +26,12 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/python -m ehfusion.course run
+
+answers: $(STAMP)
+	$(BIN)/python -m ehfusion.course run --answers
+
+course: $(STAMP)
+	$(BIN)/python -m ehfusion.course build
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -1,9 +1,15 @@
-"""Run the notebook course headlessly with papermill.
+"""Build and run the notebook course headlessly with papermill.
 
-``python -m ehfusion.course run`` executes every notebook in ``notebooks/`` in order into ``outputs/notebooks/`` (the
-sources are never modified) and prints where the executed notebooks and the figures are.
-``python -m ehfusion.course list`` lists the notebooks; ``--fast`` runs them in their quick mode; ``--only 03``
-selects notebooks whose file name contains the text.
+Each notebook in ``notebooks/`` is the one source of two versions: the cells tagged ``solution`` (from the
+"Answers" heading to the end) are the answers to its exercises.
+
+- ``python -m ehfusion.course build`` writes the **student** version (answer cells removed) to
+  ``outputs/course/student/`` and the **with-answers** version to ``outputs/course/answers/``.
+- ``python -m ehfusion.course run`` executes the student version of every notebook in order into
+  ``outputs/notebooks/`` (the sources are never modified) and prints the time per notebook and where the executed
+  notebooks and the figures are; ``--answers`` executes the with-answers version into ``outputs/answers/``.
+- ``python -m ehfusion.course list`` lists the notebooks; ``--fast`` runs them in their quick mode; ``--only 03``
+  selects notebooks whose file name contains the text.
 """
 from __future__ import annotations
 
@@ -18,7 +24,12 @@ from .paths import OUTPUT_DIR, REPO_DIR
 
 NOTEBOOK_DIR = REPO_DIR / "notebooks"
 
-__all__ = ["NotebookRun", "course_notebooks", "execute_notebook", "main"]
+#: Cell tag that marks an answer to an exercise (removed from the student version).
+SOLUTION_TAG = "solution"
+VERSIONS = ("student", "answers")
+
+__all__ = ["NotebookRun", "SOLUTION_TAG", "VERSIONS", "course_notebooks", "notebook_version", "build_versions",
+           "execute_notebook", "main"]
 
 
 @dataclass
@@ -37,27 +48,68 @@ def course_notebooks(directory: Path = NOTEBOOK_DIR, only: str | None = None) ->
     return notebooks
 
 
-def execute_notebook(source: Path, output: Path, parameters: dict | None = None, timeout: int = 1800) -> NotebookRun:
-    """Execute one notebook with papermill (kernel ``python3`` of this interpreter), working directory ``notebooks/``."""
+def is_solution(cell) -> bool:
+    return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def notebook_version(source: Path, version: str):
+    """The notebook of ``source`` as an ``nbformat`` node: ``"answers"`` (every cell) or ``"student"`` (no answers)."""
+    import nbformat
+
+    if version not in VERSIONS:
+        raise ValueError(f"unknown version {version!r}; choose from {', '.join(VERSIONS)}")
+    nb = nbformat.read(str(source), as_version=4)
+    if version == "student":
+        nb.cells = [cell for cell in nb.cells if not is_solution(cell)]
+    return nb
+
+
+def build_versions(out_dir: Path, notebooks: list[Path] | None = None) -> dict[str, list[Path]]:
+    """Write both versions of every notebook to ``out_dir/student/`` and ``out_dir/answers/``; returns the paths."""
+    import nbformat
+
+    from .io import atomic_write
+
+    written = {}
+    for version in VERSIONS:
+        folder = Path(out_dir) / version
+        folder.mkdir(parents=True, exist_ok=True)
+        written[version] = []
+        for source in notebooks if notebooks is not None else course_notebooks():
+            target = folder / source.name
+            with atomic_write(target, "w") as handle:
+                handle.write(nbformat.writes(notebook_version(source, version)))
+            written[version].append(target)
+    return written
+
+
+#: Environment of a headless run: figures inline (never a window), no progress bars in the executed notebooks.
+HEADLESS_ENV = {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "TQDM_DISABLE": "1"}
+
+
+def execute_notebook(source: Path, output: Path, parameters: dict | None = None, timeout: int = 1800,
+                     version: str = "answers") -> NotebookRun:
+    """Execute one version of a notebook with papermill (kernel ``python3``), working directory ``notebooks/``."""
     import papermill
 
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     error = None
-    env_before = os.environ.get("MPLBACKEND")
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures inline, never a window
+    env_before = {name: os.environ.get(name) for name in HEADLESS_ENV}
+    os.environ.update(HEADLESS_ENV)
     try:
         papermill.execute_notebook(
-            str(source), str(output), parameters=parameters or {}, kernel_name="python3",
+            notebook_version(source, version), str(output), parameters=parameters or {}, kernel_name="python3",
             cwd=str(source.parent), progress_bar=False, execution_timeout=timeout,
         )
     except papermill.PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"
     finally:
-        if env_before is None:
-            os.environ.pop("MPLBACKEND", None)
-        else:
-            os.environ["MPLBACKEND"] = env_before
+        for name, value in env_before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return NotebookRun(source, output, time.perf_counter() - start, error)
 
 
@@ -70,15 +122,19 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     out_dir = Path(args.out).resolve()
     parameters = {"fast": True} if args.fast else {}
+    version = "answers" if args.answers else "student"
+    executed_dir = out_dir / ("answers" if args.answers else "notebooks")
     runs = []
     for source in tqdm(notebooks, desc="notebooks", unit="nb"):
-        run = execute_notebook(source, out_dir / "notebooks" / source.name, parameters)
+        run = execute_notebook(source, executed_dir / source.name, parameters, version=version)
         runs.append(run)
         status = "ok" if run.error is None else f"FAILED: {run.error}"
         tqdm.write(f"{source.name:<40s} {run.seconds:6.1f} s  {status}")
+    total = sum(r.seconds for r in runs)
     figures = sorted((OUTPUT_DIR / "figures").glob("**/*.*")) if (OUTPUT_DIR / "figures").exists() else []
+    print(f"{'total':<40s} {total:6.1f} s  ({total / 60:.1f} min)")
     print()
-    print(f"Executed notebooks: {out_dir / 'notebooks'}")
+    print(f"Executed notebooks ({version} version): {executed_dir}")
     print(f"Figures and animations ({len(figures)} files): {OUTPUT_DIR / 'figures'}")
     failed = [r for r in runs if r.error]
     if failed:
@@ -96,12 +152,21 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="execute the notebooks into outputs/")
     run.add_argument("--fast", action="store_true", help="run every notebook in its quick mode (fast=True)")
     run.add_argument("--only", help="only notebooks whose file name contains this text, e.g. 03")
+    run.add_argument("--answers", action="store_true",
+                     help="execute the with-answers version (into outputs/answers/) instead of the student version")
     run.add_argument("--out", default=str(OUTPUT_DIR), help="output folder (default: outputs/)")
+    build = sub.add_parser("build", help="write the student and with-answers versions of every notebook")
+    build.add_argument("--out", default=str(OUTPUT_DIR / "course"), help="output folder (default: outputs/course/)")
     sub.add_parser("list", help="list the course notebooks")
     args = parser.parse_args(argv)
     if args.command == "list":
         for path in course_notebooks():
             print(path.name)
+        return 0
+    if args.command == "build":
+        written = build_versions(Path(args.out))
+        for version, files in written.items():
+            print(f"{version:<8s} {len(files)} notebooks in {Path(args.out).resolve() / version}")
         return 0
     return _run(args)
 
