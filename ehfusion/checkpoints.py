@@ -26,6 +26,7 @@ key                 type                         meaning
 ``rng_state``       dict or None                 torch / CUDA / NumPy / Python random states (same)
 ``metrics``         dict                         latest numbers, e.g. ``{"val_p1_fused": 52.1}`` (mm)
 ``history``         list[dict]                   one dict per epoch: losses, validation errors, lr, seconds
+``run_history``     list[dict], optional         shipped files only: the whole run's ``history`` (past the best epoch)
 ``train_config``    dict                         ``TrainConfig.to_dict()`` (``{}`` when not trained here)
 ``created``         str                          ISO 8601 time stamp (UTC)
 ``versions``        dict                         ``{"ehfusion": ..., "torch": ...}`` that wrote the file
@@ -192,8 +193,12 @@ def save_checkpoint(
     return path
 
 
-def strip_training_state(src: str | Path, dst: str | Path | None = None, half: bool = False) -> Path:
+def strip_training_state(src: str | Path, dst: str | Path | None = None, half: bool = False,
+                         run_history: list[dict] | None = None) -> Path:
     """Rewrite a checkpoint without optimiser, scheduler and RNG states (a small file for shipping).
+
+    ``run_history`` (the per-epoch records of the whole run, from its last checkpoint) is stored as ``run_history``:
+    a best-epoch file's ``history`` stops at the epoch it kept, and the epochs after it show why it was kept.
 
     ``half=True`` also stores the floating-point weights as float16, halving the file again; loading casts them back
     to the model's float32 parameters (``load_state_dict`` copies across dtypes), so a half-precision checkpoint
@@ -202,6 +207,8 @@ def strip_training_state(src: str | Path, dst: str | Path | None = None, half: b
     payload = read_checkpoint(src)
     for key in ("optimizer_state", "scheduler_state", "rng_state"):
         payload[key] = None
+    if run_history is not None:
+        payload["run_history"] = [dict(record) for record in run_history]
     if half:
         payload["model_state"] = {
             name: tensor.half() if tensor.is_floating_point() else tensor
@@ -482,8 +489,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             ranked = select_by_validation(args.candidates)
             for i, (path, metric) in enumerate(ranked):
                 print(f"  {'->' if i == 0 else '  '} validation P1 {metric:6.2f} mm  {path}")
-            dst = strip_training_state(ranked[0][0], args.destination, half=not args.full)
-            print(f"{dst} ({dst.stat().st_size / 2 ** 20:.1f} MiB) from {ranked[0][0]}")
+            best = ranked[0][0]
+            last = best.with_name(best.name.replace("_best_epoch.bin", "_last_epoch.bin"))
+            run_history = read_checkpoint(last).get("history") if last != best and last.is_file() else None
+            dst = strip_training_state(best, args.destination, half=not args.full, run_history=run_history)
+            print(f"{dst} ({dst.stat().st_size / 2 ** 20:.1f} MiB) from {best}"
+                  + (f", with the whole run's history from {last.name}" if run_history else ""))
         else:
             for name in args.files:
                 print(f"{name}: {describe(read_checkpoint(resolve_checkpoint(name)))}")
