@@ -260,7 +260,7 @@ def _found(value) -> str:
     return f"a value of type {type(value).__name__}"
 
 
-def _expect_mapping(value, path: Path, where: str, expected: str) -> Mapping:
+def _expect_mapping(value, path: Path, where: str, expected: str, allow_empty: bool = True) -> Mapping:
     """``value`` if it is a dict with string keys, else a :class:`DataFileError` saying what was found."""
     if not isinstance(value, Mapping):
         raise DataFileError(f"{path}: {where} is {_found(value)}, expected {expected} (the VideoPose3D layout); "
@@ -269,7 +269,7 @@ def _expect_mapping(value, path: Path, where: str, expected: str) -> Mapping:
     if bad:
         raise DataFileError(f"{path}: {where} has key {bad[0]!r} ({type(bad[0]).__name__}), expected string keys "
                             f"(subject and action names); re-create the file in the VideoPose3D layout")
-    if not value:
+    if not value and not allow_empty:
         raise DataFileError(f"{path}: {where} is empty, expected {expected}; re-create the file")
     return value
 
@@ -294,7 +294,7 @@ def load_positions_3d(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
     path = Path(path)
     positions = _load_pickled(path, "positions_3d", "3D")["positions_3d"]
     expected = "a dict {subject: {action: (frames, joints, 3) array}}"
-    for subject, actions in _expect_mapping(positions, path, "positions_3d", expected).items():
+    for subject, actions in _expect_mapping(positions, path, "positions_3d", expected, allow_empty=False).items():
         _expect_mapping(actions, path, f"positions_3d[{subject!r}]", "a dict {action: (frames, joints, 3) array}")
     return positions
 
