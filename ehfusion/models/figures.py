@@ -123,7 +123,7 @@ def plot_encodings(window, skeleton: Skeleton | str = "h36m", causal: bool = Fal
     panels = [
         ("raw x (normalised)", enc.raw[0, :, order, 0], "coolwarm"),
         ("positional: x - x(root)", enc.positional[0, :, order, 0], "coolwarm"),
-        ("temporal: |p(t) - p(reference)|", enc.temporal[0, :, order].norm(dim=-1), "magma"),
+        ("temporal: |x(t) - x(reference)| (raw coordinates)", enc.temporal[0, :, order].norm(dim=-1), "magma"),
         ("motion angle: exp(angle - pi)", enc.angle[0, :, order], "viridis"),
     ]
     fig = fig or Figure(figsize=(12, 6.5))
