@@ -27,6 +27,7 @@ key                 type                         meaning
 ``metrics``         dict                         latest numbers, e.g. ``{"val_p1_fused": 52.1}`` (mm)
 ``history``         list[dict]                   one dict per epoch: losses, validation errors, lr, seconds
 ``run_history``     list[dict], optional         shipped files only: the whole run's ``history`` (past the best epoch)
+``stage_histories`` dict, optional               shipped staged files only: ``{"1": history, "2": ...}`` of earlier stages
 ``train_config``    dict                         ``TrainConfig.to_dict()`` (``{}`` when not trained here)
 ``created``         str                          ISO 8601 time stamp (UTC)
 ``versions``        dict                         ``{"ehfusion": ..., "torch": ...}`` that wrote the file
@@ -41,6 +42,7 @@ from __future__ import annotations
 import datetime as _dt
 import pickle
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -193,12 +195,32 @@ def save_checkpoint(
     return path
 
 
+def earlier_stage_histories(path: str | Path) -> dict[str, list[dict]]:
+    """``{"1": history, ...}`` of the earlier stages of a staged run, from the files beside ``path``.
+
+    For ``det_three-stage_3_best_epoch.bin`` these are ``det_three-stage_1_last_epoch.bin`` and ``..._2_...`` (the
+    ``best_epoch`` file where no last one exists); stages whose files are missing are left out.
+    """
+    path = Path(path)
+    match = re.fullmatch(r"(.+)_(\d+)_(best|last)_epoch\.bin", path.name)
+    histories = {}
+    for stage in range(1, int(match.group(2)) if match else 1):
+        for kind in ("last", "best"):
+            sibling = path.with_name(f"{match.group(1)}_{stage}_{kind}_epoch.bin")
+            if sibling.is_file():
+                histories[str(stage)] = read_checkpoint(sibling).get("history", [])
+                break
+    return histories
+
+
 def strip_training_state(src: str | Path, dst: str | Path | None = None, half: bool = False,
-                         run_history: list[dict] | None = None) -> Path:
+                         run_history: list[dict] | None = None,
+                         stage_histories: dict[str, list[dict]] | None = None) -> Path:
     """Rewrite a checkpoint without optimiser, scheduler and RNG states (a small file for shipping).
 
     ``run_history`` (the per-epoch records of the whole run, from its last checkpoint) is stored as ``run_history``:
     a best-epoch file's ``history`` stops at the epoch it kept, and the epochs after it show why it was kept.
+    ``stage_histories`` (from :func:`earlier_stage_histories`) keeps the histories of the stages before this one.
 
     ``half=True`` also stores the floating-point weights as float16, halving the file again; loading casts them back
     to the model's float32 parameters (``load_state_dict`` copies across dtypes), so a half-precision checkpoint
@@ -209,6 +231,8 @@ def strip_training_state(src: str | Path, dst: str | Path | None = None, half: b
         payload[key] = None
     if run_history is not None:
         payload["run_history"] = [dict(record) for record in run_history]
+    if stage_histories:
+        payload["stage_histories"] = {str(k): [dict(r) for r in v] for k, v in stage_histories.items()}
     if half:
         payload["model_state"] = {
             name: tensor.half() if tensor.is_floating_point() else tensor
@@ -492,9 +516,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             best = ranked[0][0]
             last = best.with_name(best.name.replace("_best_epoch.bin", "_last_epoch.bin"))
             run_history = read_checkpoint(last).get("history") if last != best and last.is_file() else None
-            dst = strip_training_state(best, args.destination, half=not args.full, run_history=run_history)
+            earlier = earlier_stage_histories(best)
+            dst = strip_training_state(best, args.destination, half=not args.full, run_history=run_history,
+                                       stage_histories=earlier or None)
             print(f"{dst} ({dst.stat().st_size / 2 ** 20:.1f} MiB) from {best}"
-                  + (f", with the whole run's history from {last.name}" if run_history else ""))
+                  + (f", with the whole run's history from {last.name}" if run_history else "")
+                  + (f" and the histories of stage(s) {', '.join(earlier)}" if earlier else ""))
         else:
             for name in args.files:
                 print(f"{name}: {describe(read_checkpoint(resolve_checkpoint(name)))}")
