@@ -18,7 +18,7 @@ from ..skeleton import Skeleton, get_skeleton
 from .encodings import encode_window, reference_index
 from .fusion import OPERATORS_BY_VARIANT
 
-__all__ = ["group_colours", "draw_architecture", "plot_encodings", "draw_receptive_field"]
+__all__ = ["group_colours", "draw_architecture", "draw_nddr", "plot_encodings", "draw_receptive_field"]
 
 _OPERATOR_LABELS = {"fc": "FC block", "nddr": "NDDR layer"}
 
@@ -197,4 +197,42 @@ def draw_receptive_field(filter_widths: Sequence[int], causal: bool = False, ax=
         ax.spines[spine].set_visible(False)
     ax.set_title(f"Receptive field of filter widths {widths}: {frames} frames, "
                  f"{'causal (output = last frame)' if causal else 'output = centre frame'}", fontsize=9)
+    return ax
+
+
+def draw_nddr(skeleton: Skeleton | str = "h36m", limb: int = 1, latent: int = 256, parts: int = 4, ax=None):
+    """How the NDDR layer builds one limb's fused feature from the other groups' local features.
+
+    The other groups' features are concatenated (``4L`` numbers for five groups), ``parts`` parallel ``1x1``
+    convolutions each reduce them to ``L / parts`` channels (BatchNorm + ReLU), and the pieces are concatenated to
+    ``L``: a learned, discriminative dimensionality reduction of the concatenated features (NDDR, Gao et al. 2019).
+    """
+    skeleton = get_skeleton(skeleton)
+    skeleton.require_groups()
+    groups = skeleton.groups
+    colours = group_colours(skeleton)
+    ax = _new_ax(ax, (11, 4.2))
+    others = [i for i in range(len(groups)) if i != limb]
+    names = [g.name.replace("_", " ") for g in groups]
+    L = latent
+    for row, g in enumerate(others):
+        y = 3.2 - row * 0.8
+        _box(ax, 0.9, y, 1.5, 0.55, f"{groups[g].name}\nlocal feature ({L})", colour=colours[g], fontsize=7)
+        _arrow(ax, (1.68, y), (2.6, 2.0))
+    _box(ax, 3.3, 2.0, 1.3, 2.6, f"concatenate\n[f_j], j != {groups[limb].name}\n({len(others) * L})", fontsize=7.5)
+    for k in range(parts):
+        y = 3.05 - k * 0.7
+        _arrow(ax, (3.98, 2.0), (4.95, y))
+        _box(ax, 5.9, y, 1.85, 0.5, f"1x1 conv {len(others) * L}->{L // parts}\n+ BatchNorm + ReLU", fontsize=6.8)
+        _arrow(ax, (6.85, y), (7.75, 2.0))
+    _box(ax, 8.4, 2.0, 1.25, 1.3, f"concatenate\n({L})", fontsize=7.5)
+    _arrow(ax, (9.05, 2.0), (9.55, 2.0))
+    _box(ax, 10.35, 2.0, 1.5, 0.8, f"fused feature\nof {groups[limb].name} ({L})", colour=colours[limb], fontsize=7.5,
+         bold=True)
+    ax.text(5.9, 0.35, f"{parts} parallel 1x1 convolutions = one {len(others) * L}->{L} linear map with stacked "
+            "weights; one layer shared by the four limbs, BatchNorm statistics per limb",
+            ha="center", fontsize=7.5, style="italic")
+    ax.set(xlim=(0, 11.2), ylim=(0, 3.7))
+    ax.axis("off")
+    ax.set_title(f"NDDR fusion for the {names[limb]}", fontsize=10)
     return ax
