@@ -217,9 +217,9 @@ def draw_nddr(skeleton: Skeleton | str = "h36m", limb: int = 1, latent: int = 25
     L = latent
     for row, g in enumerate(others):
         y = 3.2 - row * 0.8
-        _box(ax, 0.9, y, 1.5, 0.55, f"{groups[g].name}\nlocal feature ({L})", colour=colours[g], fontsize=7)
+        _box(ax, 0.9, y, 1.5, 0.55, f"{names[g]}\nlocal feature ({L})", colour=colours[g], fontsize=7)
         _arrow(ax, (1.68, y), (2.6, 2.0))
-    _box(ax, 3.3, 2.0, 1.3, 2.6, f"concatenate\n[f_j], j != {groups[limb].name}\n({len(others) * L})", fontsize=7.5)
+    _box(ax, 3.3, 2.0, 1.3, 2.6, f"concatenate\nthe other\ngroups\n({len(others) * L})", fontsize=7.5)
     for k in range(parts):
         y = 3.05 - k * 0.7
         _arrow(ax, (3.98, 2.0), (4.95, y))
@@ -227,7 +227,7 @@ def draw_nddr(skeleton: Skeleton | str = "h36m", limb: int = 1, latent: int = 25
         _arrow(ax, (6.85, y), (7.75, 2.0))
     _box(ax, 8.4, 2.0, 1.25, 1.3, f"concatenate\n({L})", fontsize=7.5)
     _arrow(ax, (9.05, 2.0), (9.55, 2.0))
-    _box(ax, 10.35, 2.0, 1.5, 0.8, f"fused feature\nof {groups[limb].name} ({L})", colour=colours[limb], fontsize=7.5,
+    _box(ax, 10.35, 2.0, 1.5, 0.8, f"fused feature\nof the {names[limb]} ({L})", colour=colours[limb], fontsize=7.5,
          bold=True)
     ax.text(5.9, 0.35, f"{parts} parallel 1x1 convolutions = one {len(others) * L}->{L} linear map with stacked "
             "weights; one layer shared by the four limbs, BatchNorm statistics per limb",
