@@ -8,7 +8,7 @@ Conventions (see ``docs/design.md``):
   horizontal axes are camera x and depth z, its vertical axis is ``-y``. All three axes always span the same range.
 - Colours come from the skeleton's tables (left / right / centre side, or joint group), never from joint indices.
 - Every plotting function takes an optional ``ax`` (or ``fig``), creates one when it is missing, returns what it drew on,
-  and never calls ``plt.show()``.
+  and never calls ``plt.show()``. Figures are drawn in the project's one style (:mod:`ehfusion.style`).
 
 The reusable :class:`PoseFramePanel` (2D input | 3D ground truth | 3D prediction coloured by error | per-joint error
 bars) updates its artists in place, so redrawing a frame is cheap; the pose explorer and :func:`animate_sequence` use it.
@@ -33,6 +33,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from .skeleton import H36M_17, Skeleton, get_skeleton
+from .style import SIDE_COLOURS, figure_style, group_colours, styled, use_style
 
 __all__ = [
     "SIDE_COLOURS",
@@ -58,12 +59,14 @@ __all__ = [
     "save_figure",
     "figure_to_png",
     "frame_title",
+    "error_colourbar",
+    "zoom_on_person",
+    "use_style",
+    "figure_style",
     "DEFAULT_ELEVATION",
     "DEFAULT_AZIMUTH",
 ]
 
-#: Colour of each body side, shared by every figure of the project.
-SIDE_COLOURS = {"left": "#1f77b4", "right": "#d62728", "centre": "#4d4d4d"}
 #: A camera-coordinate pose seen slightly from above and from the camera's left: upright, depth visible.
 DEFAULT_ELEVATION = 15.0
 DEFAULT_AZIMUTH = -70.0
@@ -78,7 +81,7 @@ class BoneStyle:
     linewidth: float = 2.5
     linestyle: str = "-"
     alpha: float = 1.0
-    marker_size: float = 3.0
+    marker_size: float = 2.5
     colour: str | None = None  # one colour for every bone instead of the side / group colours
 
 
@@ -88,15 +91,19 @@ PREDICTION_STYLE = BoneStyle(linewidth=2.0, linestyle="-")
 
 # ----------------------------------------------------------------------------------------------------------- colours
 def joint_colours(skeleton: Skeleton | str = H36M_17, by: str = "side") -> list:
-    """One colour per joint: by body side (left / right / centre) or by joint group (``skeleton.groups``)."""
+    """One colour per joint: by body side (left / right / centre) or by joint group (``skeleton.groups``).
+
+    Group colours are shades of the side colours (:func:`ehfusion.style.group_colours`): blue stays left and red
+    right whichever way a figure is coloured.
+    """
     skeleton = get_skeleton(skeleton)
     if by == "side":
         return [SIDE_COLOURS[skeleton.side_of(j)] for j in range(skeleton.num_joints)]
     if by == "group":
         if not skeleton.groups:
             raise ValueError(f"layout {skeleton.name!r} defines no joint groups; colour it with by='side'")
-        palette = matplotlib.colormaps["tab10"].colors
-        return [palette[skeleton.group_of(j) % len(palette)] for j in range(skeleton.num_joints)]
+        palette = group_colours(skeleton)
+        return [palette[skeleton.group_of(j)] for j in range(skeleton.num_joints)]
     raise ValueError(f"unknown colouring {by!r}; use by='side' or by='group'")
 
 
@@ -180,10 +187,14 @@ class Skeleton2DArtist:
                               alpha=style.alpha, solid_capstyle="round")
             line.set_gid(f"bone:{child}-{parent}")
             self.lines.append(line)
-        joint_colour = style.colour or "#222222"
-        (self.joints,) = ax.plot([], [], "o", color=joint_colour, markersize=style.marker_size, alpha=style.alpha,
-                                 label=label)
+        rim = style.colour or "#333333"   # small white dots with a thin rim: the bones' colours stay visible
+        (self.joints,) = ax.plot([], [], "o", markerfacecolor="white", markeredgecolor=rim, markeredgewidth=0.6,
+                                 color=style.colour or "#333333", markersize=style.marker_size, alpha=style.alpha,
+                                 linestyle="none", zorder=3)
         self.joints.set_gid("joints")
+        if label:  # the legend shows a bone in this style (thick and faint for a ground truth, thin for a prediction)
+            ax.plot([], [], color=style.colour or SIDE_COLOURS["centre"], linewidth=style.linewidth,
+                    linestyle=style.linestyle, alpha=style.alpha, label=label)
 
     def update(self, keypoints) -> None:
         keypoints = _check_pose(keypoints, self.skeleton, 2, "keypoints")
@@ -258,10 +269,14 @@ def _setup_image_axes(ax, image_size, units: str) -> None:
 
 
 def _setup_3d_axes(ax, elev: float, azim: float, coordinates: str, compact: bool = False) -> None:
-    """View angles and axis labels; ``compact`` hides the tick labels (small panels, animations)."""
+    """View angles and axis labels; ``compact`` hides the tick labels (small panels, animations).
+
+    Three ticks per axis at most, small tick labels close to the axis and the axis names pushed clear of them, so
+    neither overlaps the other even in a panel a few centimetres wide.
+    """
     ax.view_init(elev=elev, azim=azim)
     names = ("x", "depth z", "up -y") if coordinates == "camera" else ("x", "y", "z")
-    size, pad = (7, -12) if compact else (9, -6)
+    size, pad = (7, -12) if compact else (7, -4)
     ax.set_xlabel(f"{names[0]} (m)", labelpad=pad, fontsize=size)
     ax.set_ylabel(f"{names[1]} (m)", labelpad=pad, fontsize=size)
     ax.set_zlabel(f"{names[2]} (m)", labelpad=pad, fontsize=size)
@@ -270,18 +285,52 @@ def _setup_3d_axes(ax, elev: float, azim: float, coordinates: str, compact: bool
             axis.set_major_formatter(NullFormatter())
     else:
         for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
-            axis.set_major_locator(MaxNLocator(5))
-        ax.tick_params(labelsize=6, pad=-2)
+            axis.set_major_locator(MaxNLocator(3))
+        ax.tick_params(labelsize=6, pad=-3)
 
 
 # ------------------------------------------------------------------------------------------------------ static plots
+def zoom_on_person(ax, points, margin: float = 0.25, image_size: tuple[float, float] | None = None) -> None:
+    """Frame a 2D axis (y down) on a person: a square around ``points`` (J, 2) in the axis' units, ``margin`` of the
+    person's size on every side. With ``image_size`` (pixels) the image border is drawn as a thin grey frame, so the
+    zoomed view still shows where the picture ends."""
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    points = points[np.isfinite(points).all(axis=1)]
+    if not len(points):
+        return
+    low, high = points.min(axis=0), points.max(axis=0)
+    centre, half = (low + high) / 2.0, max(float((high - low).max()) / 2.0, 1e-6) * (1.0 + 2.0 * margin)
+    ax.set_xlim(centre[0] - half, centre[0] + half)
+    ax.set_ylim(centre[1] + half, centre[1] - half)
+    if image_size is not None:
+        from matplotlib.patches import Rectangle
+
+        ax.add_patch(Rectangle((0, 0), image_size[0], image_size[1], fill=False, edgecolor="0.6", linewidth=0.8,
+                               linestyle="--", zorder=0))
+
+
+def _group_legend(ax, skeleton: Skeleton, colour_by: str) -> None:
+    if colour_by == "group":
+        colours = group_colours(skeleton)
+        names = [g.name.replace("_", " ") for g in skeleton.groups]
+    else:
+        colours = [SIDE_COLOURS[side] for side in ("left", "right", "centre")]
+        names = ["left", "right", "centre"]
+    handles = [Line2D([], [], color=c, lw=2.5, label=n) for c, n in zip(colours, names)]
+    ax.legend(handles=handles, loc="best", fontsize=7, handlelength=1.5, framealpha=0.8)
+
+
+@styled
 def plot_pose_2d(keypoints, skeleton: Skeleton | str = H36M_17, ax=None, *, units: str = "normalised",
                  image_size: tuple[float, float] | None = None, colour_by: str = "side",
-                 style: BoneStyle = PREDICTION_STYLE, title: str | None = None, label: str | None = None):
+                 style: BoneStyle = PREDICTION_STYLE, title: str | None = None, label: str | None = None,
+                 legend: bool | None = None, zoom: bool = False):
     """Draw one frame of 2D keypoints ``(J, 2)`` on the camera image plane (y down) and return the axis.
 
     ``units="normalised"`` expects normalised screen coordinates (the axis spans ``[-1, 1] x [-h/w, h/w]``);
     ``units="pixels"`` converts them to pixels with ``image_size = (width, height)`` (default 1000 x 1000).
+    ``legend`` names the colours (default: only when colouring by group); ``zoom`` frames the axis on the person
+    (:func:`zoom_on_person`) instead of the whole image.
     """
     skeleton = get_skeleton(skeleton)
     keypoints = _check_pose(keypoints, skeleton, 2, "keypoints")
@@ -291,11 +340,16 @@ def plot_pose_2d(keypoints, skeleton: Skeleton | str = H36M_17, ax=None, *, unit
         width, height = image_size if image_size is not None else (1000.0, 1000.0)
         keypoints = normalised_to_pixels(keypoints, width, height)
     Skeleton2DArtist(ax, skeleton, colour_by=colour_by, style=style, label=label).update(keypoints)
+    if zoom:
+        zoom_on_person(ax, keypoints, image_size=image_size if units == "pixels" else None)
+    if legend if legend is not None else colour_by == "group":
+        _group_legend(ax, skeleton, colour_by)
     if title:
         ax.set_title(title)
     return ax
 
 
+@styled
 def plot_pose_3d(pose, skeleton: Skeleton | str = H36M_17, ax=None, *, coordinates: str = "camera",
                  colour_by: str = "side", style: BoneStyle = PREDICTION_STYLE, elev: float = DEFAULT_ELEVATION,
                  azim: float = DEFAULT_AZIMUTH, radius: float | None = None, centre=None, title: str | None = None):
@@ -308,18 +362,27 @@ def plot_pose_3d(pose, skeleton: Skeleton | str = H36M_17, ax=None, *, coordinat
     points = Skeleton3DArtist(ax, skeleton, colour_by=colour_by, style=style, coordinates=coordinates).update(pose)
     _setup_3d_axes(ax, elev, azim, coordinates)
     centre = points[skeleton.root] if centre is None else _to_plot_coordinates(np.asarray(centre), coordinates)
-    set_axes_equal_3d(ax, centre, radius or _auto_radius(points))
+    set_axes_equal_3d(ax, centre, radius or _auto_radius(points), zoom=0.9)
     if title:
         ax.set_title(title)
     return ax
 
 
-def _error_colourbar(fig, ax, norm: Normalize, cmap: str, label: str = "joint error (mm)"):
+def _error_colourbar(fig, ax, norm: Normalize, cmap: str, label: str = "joint error (mm)", **options):
     mappable = ScalarMappable(norm=norm, cmap=cmap)
     mappable.set_array([])
-    return fig.colorbar(mappable, ax=ax, shrink=0.7, pad=0.08, label=label)
+    settings = dict(shrink=0.7, pad=0.08, label=label, extend="max")
+    settings.update(options)
+    return fig.colorbar(mappable, ax=ax, **settings)
 
 
+def error_colourbar(fig, axes, max_error_mm: float, cmap: str = ERROR_CMAP, **options):
+    """One colour bar of joint errors (0 .. ``max_error_mm``, larger errors in the top colour) for one or several
+    axes drawn with :func:`plot_prediction_3d` (``colorbar=False``) and the same ``max_error_mm``."""
+    return _error_colourbar(fig, axes, Normalize(0.0, max_error_mm), cmap, **options)
+
+
+@styled
 def plot_prediction_3d(ground_truth, prediction, skeleton: Skeleton | str = H36M_17, ax=None, *,
                        coordinates: str = "camera", colour_errors: bool = True, max_error_mm: float | None = None,
                        cmap: str = ERROR_CMAP, colorbar: bool = True, elev: float = DEFAULT_ELEVATION,
@@ -342,7 +405,7 @@ def plot_prediction_3d(ground_truth, prediction, skeleton: Skeleton | str = H36M
             _error_colourbar(ax.figure, ax, norm, cmap)
     _setup_3d_axes(ax, elev, azim, coordinates)
     both = np.concatenate([gt_points, pred_points])
-    set_axes_equal_3d(ax, gt_points[skeleton.root], radius or _auto_radius(both))
+    set_axes_equal_3d(ax, gt_points[skeleton.root], radius or _auto_radius(both), zoom=0.9)
     ax.legend(handles=[Line2D([], [], color="#4d4d4d", lw=4, alpha=0.35, label="ground truth"),
                        Line2D([], [], color="#4d4d4d", lw=2, label="prediction")],
               loc="upper left", fontsize=7, frameon=False)
@@ -350,6 +413,7 @@ def plot_prediction_3d(ground_truth, prediction, skeleton: Skeleton | str = H36M
     return ax
 
 
+@styled
 def plot_joint_errors(errors_mm, skeleton: Skeleton | str = H36M_17, ax=None, *, max_error_mm: float | None = None,
                       cmap: str = ERROR_CMAP, title: str | None = None):
     """Horizontal bar chart of per-joint errors (mm), one bar per joint, coloured like the 3D error plot."""
@@ -362,6 +426,7 @@ def plot_joint_errors(errors_mm, skeleton: Skeleton | str = H36M_17, ax=None, *,
     colours = matplotlib.colormaps[cmap](norm(errors))
     positions = np.arange(skeleton.num_joints)
     ax.barh(positions, errors, color=colours)
+    ax.set_xlim(0, _nice_limit(max(float(errors.max()), max_error_mm or 0.0)))   # never cut a bar off
     ax.set_yticks(positions, skeleton.joint_names, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("error (mm)")
@@ -369,13 +434,16 @@ def plot_joint_errors(errors_mm, skeleton: Skeleton | str = H36M_17, ax=None, *,
     return ax
 
 
+@styled
 def plot_camera_views(views, skeleton: Skeleton | str = H36M_17, *, frame: int | None = None,
                       image_sizes: SequenceType[tuple[float, float]] | None = None, units: str = "pixels",
-                      titles: SequenceType[str] | None = None, fig=None, colour_by: str = "side"):
+                      titles: SequenceType[str] | None = None, fig=None, colour_by: str = "side",
+                      zoom: bool = True):
     """One frame seen by every camera: a row of 2D plots; returns the figure.
 
     ``views`` is a list of ``(J, 2)`` normalised keypoints, or of ``(N, J, 2)`` arrays / objects with a
-    ``keypoints_2d`` attribute (e.g. :class:`ehfusion.data.Sequence`) together with ``frame``.
+    ``keypoints_2d`` attribute (e.g. :class:`ehfusion.data.Sequence`) together with ``frame``. ``zoom`` (default)
+    frames each panel on the person, with the image border dashed; ``zoom=False`` shows the whole images.
     """
     skeleton = get_skeleton(skeleton)
     keypoints = []
@@ -398,10 +466,16 @@ def plot_camera_views(views, skeleton: Skeleton | str = H36M_17, *, frame: int |
     for i, (ax, kp) in enumerate(zip(axes, keypoints)):
         size = image_sizes[i] if image_sizes is not None else None
         title = titles[i] if titles is not None else f"camera {i}"
-        plot_pose_2d(kp, skeleton, ax, units=units, image_size=size, colour_by=colour_by, title=title)
+        plot_pose_2d(kp, skeleton, ax, units=units, image_size=size, colour_by=colour_by, title=title, zoom=zoom,
+                     legend=i == 0)
         ax.tick_params(labelsize=6)
     fig.tight_layout()
     return fig
+
+
+def _nice_limit(value: float, step: float = 50.0) -> float:
+    """``value`` rounded up to a multiple of ``step`` (axis limits that never cut a bar off)."""
+    return float(step * np.ceil(max(value, step) / step))
 
 
 # ------------------------------------------------------------------------------------------------------ frame panel
@@ -414,6 +488,7 @@ class PoseFramePanel:
     pyplot, so notebooks never display it by accident.
     """
 
+    @styled
     def __init__(self, skeleton: Skeleton | str = H36M_17, *, image_size: tuple[float, float] | None = None,
                  units: str = "pixels", max_error_mm: float = 150.0, radius: float = 0.95,
                  elev: float = DEFAULT_ELEVATION, azim: float = DEFAULT_AZIMUTH, colour_by: str = "side",
@@ -468,7 +543,13 @@ class PoseFramePanel:
         self.ax_err.set_xlabel("error (mm)", fontsize=7)
         self.ax_err.tick_params(axis="x", labelsize=6)
         self.ax_err.set_title("per-joint error", fontsize=9)
+        self.ax_err.grid(axis="x", alpha=0.3)
         self.title = self.figure.suptitle("", fontsize=10)
+
+    def set_error_limit(self, max_error_mm: float) -> None:
+        """Let the per-joint error axis reach ``max_error_mm`` (rounded up to 50 mm; never below the colour scale's
+        top), e.g. the largest error of a whole sequence, so that no bar is cut off while scrubbing."""
+        self.ax_err.set_xlim(0, _nice_limit(max(float(max_error_mm), float(self.norm.vmax))))
 
     def set_view(self, elev: float, azim: float) -> None:
         """Rotate both 3D panels."""
@@ -517,6 +598,8 @@ class PoseFramePanel:
         for ax in (self.ax_gt, self.ax_pred):
             set_axes_equal_3d(ax, centre, self.radius, zoom=1.15)
 
+        if errors is not None and float(errors.max()) > self.ax_err.get_xlim()[1]:
+            self.set_error_limit(float(errors.max()))
         colours = matplotlib.colormaps[self.cmap](self.norm(errors)) if errors is not None else None
         for j, bar in enumerate(self.error_bars):
             bar.set_width(0.0 if errors is None else float(errors[j]))

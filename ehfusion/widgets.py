@@ -36,7 +36,7 @@ from .visualisation import (
     save_animation,
 )
 
-__all__ = ["PoseExplorer", "NO_CHECKPOINT", "split_subjects", "add_pixel_noise"]
+__all__ = ["PoseExplorer", "NO_CHECKPOINT", "split_subjects", "add_pixel_noise", "best_checkpoint"]
 
 #: The checkpoint choice that shows the ground truth only.
 NO_CHECKPOINT = "none"
@@ -100,6 +100,40 @@ def _checkpoint_names(listing) -> list[str]:
     return names
 
 
+def _validation_p1(meta: Mapping) -> float | None:
+    """The validation P1 (mm) of a checkpoint's answer branch, as stored in its metadata, or ``None``."""
+    metrics = meta.get("metrics") or {}
+    branches = list((meta.get("model_config") or {}).get("branches") or [])
+    answer = "fused" if "fused" in branches else (branches[0] if branches else None)
+    value = metrics.get(f"val_p1_{answer}") if answer else None
+    if value is None:
+        values = [v for k, v in metrics.items() if k.startswith("val_p1_") and v is not None]
+        value = min(values) if values else None
+    return None if value is None else float(value)
+
+
+def best_checkpoint(names, keypoints: str | None = None, directory: str | Path | None = None) -> str | None:
+    """The most accurate of the checkpoint files ``names``: the lowest validation P1 of its answer branch.
+
+    Only checkpoints trained on ``keypoints`` (``"gt"``, ``"det"``...) compete when any of them is; errors measured on
+    different 2D inputs are not comparable. The validation subject is held out from training, so this choice never
+    looks at the test subjects. Returns ``None`` when no file stores a validation error.
+    """
+    from .checkpoints import load_checkpoint
+
+    scored = []
+    for name in _checkpoint_names(names):
+        try:
+            meta = load_checkpoint(name, directories=None if directory is None else [Path(directory)],
+                                   build=False).meta
+        except (OSError, ValueError, KeyError):
+            continue
+        p1 = _validation_p1(meta)
+        if p1 is not None:
+            scored.append((keypoints is not None and meta.get("keypoints") != keypoints, p1, name))
+    return min(scored)[2] if scored else None
+
+
 def _stable_seed(*parts) -> int:
     return zlib.crc32("|".join(str(p) for p in parts).encode())
 
@@ -135,7 +169,8 @@ class PoseExplorer:
     split, subject, action, camera:
         The initial selection (defaults: the test split, its first subject, action and camera).
     checkpoint:
-        The initial checkpoint name, or ``"none"`` for the ground truth only (default: the first checkpoint found).
+        The initial checkpoint name, or ``"none"`` for the ground truth only (default: the most accurate checkpoint
+        file for the dataset's keypoints, by the validation error it stores: :func:`best_checkpoint`).
     checkpoints:
         Which checkpoints to offer: ``None`` = every file in ``CHECKPOINT_DIR`` (:func:`ehfusion.checkpoints.
         list_checkpoints`); a list of names / paths; or a mapping name -> already loaded checkpoint (an object with
@@ -192,12 +227,12 @@ class PoseExplorer:
         self.message = ""           # shown under the figure: what the last prediction cost
 
         if checkpoint is None:
-            checkpoint = checkpoint_names[0] if checkpoint_names else NO_CHECKPOINT
+            checkpoint = self._default_checkpoint(checkpoint_names)
         if checkpoint != NO_CHECKPOINT and checkpoint not in checkpoint_names:
             raise ValueError(f"unknown checkpoint {checkpoint!r}; available: {', '.join(checkpoint_names) or 'none'}"
                              f" (files live in ehfusion.paths.CHECKPOINT_DIR, or pass checkpoint_dir=...)")
         self._build_widgets(split, checkpoint, checkpoint_names, max_noise_px)
-        self.panel = PoseFramePanel(self.skeleton, max_error_mm=max_error_mm, dpi=dpi)
+        self.panel = PoseFramePanel(self.skeleton, max_error_mm=max_error_mm, dpi=dpi, figsize=(12.5, 3.6))
 
         # ------------------------------------------------------------------ initial selection, then observers
         with self._suspend():
@@ -220,32 +255,42 @@ class PoseExplorer:
         self.elevation_slider.observe(self._on_view_change, names="value")
 
     def _build_widgets(self, split: str, checkpoint: str, checkpoint_names: list[str], max_noise_px: float) -> None:
-        """Create the controls, the image and the layout (option lists are filled by the ``_refresh_*`` methods)."""
+        """Create the controls, the image and the layout (option lists are filled by the ``_refresh_*`` methods).
+
+        Four short rows of controls above the picture and one status line below it, at most 1000 px wide, so the
+        explorer fits a 1280 x 800 screen beside JupyterLab's side bar.
+        """
         import ipywidgets as widgets
 
-        layout = widgets.Layout(width="190px")
-        style = {"description_width": "80px"}
-        self.split_dropdown = widgets.Dropdown(options=["train", "test"], value=split, description="split",
-                                               layout=layout, style=style)
-        self.subject_dropdown = widgets.Dropdown(description="subject", layout=layout, style=style)
-        self.action_dropdown = widgets.Dropdown(description="action", layout=widgets.Layout(width="260px"),
-                                                style=style)
-        self.camera_dropdown = widgets.Dropdown(description="camera", layout=layout, style=style)
-        ckpt_options = [("none (ground truth only)", NO_CHECKPOINT)] + [(n, n) for n in checkpoint_names]
-        self.checkpoint_dropdown = widgets.Dropdown(options=ckpt_options, value=checkpoint, description="checkpoint",
-                                                    layout=widgets.Layout(width="400px"), style=style)
-        self.branch_buttons = widgets.ToggleButtons(options=["(answer)"], style={"button_width": "90px"})
+        style = {"description_width": "62px"}
+
+        def box(width):
+            return widgets.Layout(width=width)
+
+        self.split_dropdown = widgets.Dropdown(options=[("test subjects", "test"), ("training subjects", "train")],
+                                               value=split, description="split", layout=box("230px"), style=style)
+        self.subject_dropdown = widgets.Dropdown(description="subject", layout=box("150px"), style=style)
+        self.action_dropdown = widgets.Dropdown(description="action", layout=box("230px"), style=style)
+        self.camera_dropdown = widgets.Dropdown(description="camera", layout=box("170px"), style=style)
+        ckpt_options = [("none (recorded motion only)", NO_CHECKPOINT)] + [(n, n) for n in checkpoint_names]
+        self.checkpoint_dropdown = widgets.Dropdown(options=ckpt_options, value=checkpoint, description="model",
+                                                    layout=box("420px"), style=style)
+        self.branch_buttons = widgets.ToggleButtons(options=["(answer)"], style={"button_width": "80px"})
+        self.branch_box = widgets.HBox([widgets.Label("branch", layout=widgets.Layout(margin="0 8px")),
+                                        self.branch_buttons])
         self.noise_slider = widgets.FloatSlider(value=0.0, min=0.0, max=max_noise_px, step=0.5,
-                                                description="noise (px)", continuous_update=False, style=style)
+                                                description="noise (px)", continuous_update=False,
+                                                layout=box("300px"), style=style)
         self.frame_slider = widgets.IntSlider(value=0, min=0, max=0, description="frame", continuous_update=True,
-                                              layout=widgets.Layout(width="520px"), style=style)
+                                              readout=False, layout=box("520px"), style=style)
         self.play = widgets.Play(value=0, min=0, max=0, step=1, interval=150, description="play")
         self._play_link = widgets.jslink((self.play, "value"), (self.frame_slider, "value"))
         self.azimuth_slider = widgets.FloatSlider(value=DEFAULT_AZIMUTH, min=-180.0, max=180.0, step=5.0,
-                                                  description="azimuth", style=style)
+                                                  description="azimuth", layout=box("300px"), style=style)
         self.elevation_slider = widgets.FloatSlider(value=DEFAULT_ELEVATION, min=-90.0, max=90.0, step=5.0,
-                                                    description="elevation", style=style)
+                                                    description="elevation", layout=box("300px"), style=style)
         self.frame_label = widgets.HTML(value="")
+        self.split_note = widgets.HTML(value="")
         self.status = widgets.HTML(value="")
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.image.add_class("ehfusion-explorer-image")
@@ -254,13 +299,13 @@ class PoseExplorer:
 
         self.widget = widgets.VBox([
             widgets.HBox([self.split_dropdown, self.subject_dropdown, self.action_dropdown, self.camera_dropdown]),
-            widgets.HBox([self.checkpoint_dropdown, widgets.Label("branch", layout=widgets.Layout(margin="0 8px")),
-                          self.branch_buttons]),
+            widgets.HBox([self.checkpoint_dropdown, self.branch_box]),
             widgets.HBox([self.play, self.frame_slider, self.frame_label]),
             widgets.HBox([self.azimuth_slider, self.elevation_slider, self.noise_slider]),
+            self.split_note,
             self.image,
             self.status,
-        ])
+        ], layout=widgets.Layout(max_width="1000px"))
 
     # ================================================================== public state
     @property
@@ -310,11 +355,13 @@ class PoseExplorer:
     def ground_truth(self) -> np.ndarray | None:
         return None if self.sequence is None else self.sequence.poses_3d
 
-    def sequence_errors(self) -> np.ndarray | None:
-        """Per-frame, per-joint errors (N, J) in mm of the current prediction, or ``None``."""
-        if self.prediction is None or self.ground_truth is None:
+    def sequence_errors(self, branch: str | None = None, noise_px: float | None = None) -> np.ndarray | None:
+        """Per-frame, per-joint errors (N, J) in mm of the shown prediction, or of another ``branch`` / ``noise_px``
+        (computed without changing the controls); ``None`` without a prediction or a 3D ground truth."""
+        if self.ground_truth is None:
             return None
-        return joint_errors_mm(self.prediction, self.ground_truth)
+        prediction = self.prediction if branch is None and noise_px is None else self.predict(branch, noise_px)
+        return None if prediction is None else joint_errors_mm(prediction, self.ground_truth)
 
     # ================================================================== loading
     @staticmethod
@@ -328,6 +375,14 @@ class PoseExplorer:
                 raise TypeError(f"dataset must be a name for load_dataset or a PoseDataset; "
                                 f"{type(dataset).__name__} has no {attribute!r}")
         return dataset
+
+    def _default_checkpoint(self, names: list[str]) -> str:
+        """The most accurate checkpoint file for this dataset's keypoints; the first name when files cannot tell."""
+        if not names:
+            return NO_CHECKPOINT
+        if self._checkpoints or self._checkpoint_loader is not None:
+            return names[0]                  # preloaded models or a custom loader: no stored errors to compare
+        return best_checkpoint(names, getattr(self.dataset, "keypoints", None), self._checkpoint_dir) or names[0]
 
     def _checkpoint_catalogue(self, checkpoints):
         """(preloaded checkpoints by name, names to offer)."""
@@ -381,47 +436,65 @@ class PoseExplorer:
         fps = float(getattr(sequence, "fps", 50.0) or 50.0)
         self.play.interval = int(max(200, 1000.0 / fps))  # drawing a frame takes ~0.1-0.2 s
 
-    def _noisy_keypoints(self) -> np.ndarray:
-        key = self._sequence_key() + (self.noise_px,)
+    def _noisy_keypoints(self, noise_px: float | None = None) -> np.ndarray:
+        noise_px = self.noise_px if noise_px is None else float(noise_px)
+        key = self._sequence_key() + (noise_px,)
         seed = _stable_seed(self.noise_seed, *key)
         return self._noisy_inputs.get_or_compute(
-            key, lambda: add_pixel_noise(self.sequence.keypoints_2d, self.noise_px, self.image_size[0], seed))
+            key, lambda: add_pixel_noise(self.sequence.keypoints_2d, noise_px, self.image_size[0], seed))
 
-    def _prediction_key(self, branch: str | None) -> tuple:
-        return self._sequence_key() + (self.checkpoint, self.noise_px, self.flip_tta, branch)
+    def _prediction_key(self, branch: str | None, noise_px: float | None = None) -> tuple:
+        noise_px = self.noise_px if noise_px is None else float(noise_px)
+        return self._sequence_key() + (self.checkpoint, noise_px, self.flip_tta, branch)
 
     def _update_prediction(self) -> None:
         """Compute (or fetch from the cache) the whole sequence's prediction for the current settings."""
         self.keypoints_2d = self._noisy_keypoints()
         if self.checkpoint == NO_CHECKPOINT:
             self.prediction = None
-            self.message = "ground truth only: choose a checkpoint to see a prediction"
+            self.message = "Showing the recorded motion only. Choose a checkpoint to see what a model predicts."
             return
         key = self._prediction_key(self.branch)
-        if key in self._predictions:
-            self.message = "prediction taken from the cache"
-        self.prediction = self._predictions.get_or_compute(key, self._predict_current)
+        cached = key in self._predictions
+        started = time.perf_counter()
+        self.prediction = self._prediction_for(self.branch, self.noise_px)
+        noise = f" with {self.noise_px:g} px of added noise" if self.noise_px else ""
+        if cached:
+            self.message = f"Already computed for this sequence{noise}: only the drawing is repeated."
+        else:
+            self.message = (f"The model {self.checkpoint} lifted all {len(self.prediction)} frames{noise} in "
+                            f"{time.perf_counter() - started:.1f} s. Moving through the frames now only redraws.")
 
-    def _predict_current(self) -> np.ndarray:
+    def _prediction_for(self, branch: str | None, noise_px: float) -> np.ndarray:
+        """The whole sequence's prediction for a branch and a noise level (cached; the controls are not touched)."""
+        return self._predictions.get_or_compute(self._prediction_key(branch, noise_px),
+                                                lambda: self._predict(branch, noise_px))
+
+    def _predict(self, branch: str | None, noise_px: float) -> np.ndarray:
         """Run the model on the whole (noisy) sequence; with the default predictor every branch is cached at once."""
         checkpoint = self._model_for(self.checkpoint)
         model = getattr(checkpoint, "model", checkpoint)
-        noisy = _with_keypoints(self.sequence, self.keypoints_2d)
+        noisy = _with_keypoints(self.sequence, self._noisy_keypoints(noise_px))
         self.prediction_calls += 1
-        started = time.perf_counter()
         if self._predict_fn is None:
             from .evaluation import predict_branches
 
             outputs = predict_branches(model, noisy, flip_tta=self.flip_tta)
             for name, values in outputs.items():   # one forward pass computes every branch: keep them all
-                self._predictions[self._prediction_key(name)] = self._checked(values)
-            chosen = self.branch or getattr(model, "answer_branch", None) or next(iter(outputs))
+                self._predictions[self._prediction_key(name, noise_px)] = self._checked(values)
+            chosen = branch or getattr(model, "answer_branch", None) or next(iter(outputs))
             prediction = outputs[chosen]
         else:
-            prediction = self._predict_fn(model, noisy, flip_tta=self.flip_tta, branch=self.branch)
-        self.message = (f"predicted {len(prediction)} frames with {self.checkpoint} in "
-                        f"{time.perf_counter() - started:.2f} s (cached for this sequence and noise level)")
+            prediction = self._predict_fn(model, noisy, flip_tta=self.flip_tta, branch=branch)
         return self._checked(prediction)
+
+    def predict(self, branch: str | None = None, noise_px: float | None = None) -> np.ndarray | None:
+        """The whole sequence's prediction (N, J, 3) in metres for ``branch`` and ``noise_px`` (default: what is
+        shown), computed once and cached. The controls, and so the displayed widget, are left as they are."""
+        if self.checkpoint == NO_CHECKPOINT:
+            return None
+        branch = self.branch if branch is None else branch
+        return self._prediction_for(branch, self.noise_px if noise_px is None else float(noise_px))
 
     def _checked(self, prediction) -> np.ndarray:
         prediction = np.asarray(prediction, dtype=np.float32)
@@ -473,6 +546,7 @@ class PoseExplorer:
         if self.checkpoint == NO_CHECKPOINT:
             self.branch_buttons.options = ["(answer)"]
             self.branch_buttons.disabled = True
+            self.branch_box.layout.display = "none"
             return
         checkpoint = self._model_for(self.checkpoint)
         model = getattr(checkpoint, "model", checkpoint)
@@ -483,6 +557,7 @@ class PoseExplorer:
         self.branch_buttons.options = options
         self.branch_buttons.value = answer if answer in options else options[0]
         self.branch_buttons.disabled = len(options) == 1
+        self.branch_box.layout.display = None if len(options) > 1 else "none"   # a control only where there is a choice
 
     # ================================================================== observers
     def _guarded(self, action: Callable[[], None]) -> None:
@@ -535,6 +610,8 @@ class PoseExplorer:
     # ================================================================== drawing
     def _render(self) -> None:
         """Draw the current frame into the image widget and update the frame label and the errors."""
+        errors = self.sequence_errors()
+        self.panel.set_error_limit(0.0 if errors is None else float(errors.max()))   # one scale for the sequence
         frame = min(self.frame, self.num_frames - 1)
         ground_truth = None if self.ground_truth is None else self.ground_truth[frame]
         prediction = None if self.prediction is None else self.prediction[frame]
@@ -542,20 +619,30 @@ class PoseExplorer:
         errors = self.panel.update(self.keypoints_2d[frame], ground_truth, prediction)
         self.current_errors = errors
         self.current_p1 = None if errors is None else float(errors.mean())
-        self.panel.title.set_text(self._title(frame, errors))
+        self.panel.title.set_text(self._title())      # frame and P1 are in the label beside the slider, once
         self.image.value = self.panel.to_png()
         self.render_count += 1
         p1 = "" if self.current_p1 is None else f" &middot; P1 <b>{self.current_p1:.1f} mm</b>"
         self.frame_label.value = (f"<span class='ehfusion-frame-number'>frame {frame} / {self.num_frames - 1}</span>"
                                   f"{p1}")
+        self.split_note.value = self._split_note()
 
-    def _title(self, frame: int, errors) -> str:
-        prefix = f"{self.subject} {self.action} cam {self.camera}"
+    def _title(self, frame: int | None = None, errors=None) -> str:
+        """What is shown: sequence, model, noise (and, for standalone figures, the frame and its P1)."""
+        prefix = f"{self.subject} {self.action}, camera {self.camera}"
+        if self.split == "train":
+            prefix += " (training data)"
         if self.checkpoint != NO_CHECKPOINT:
-            prefix += f" | {self.checkpoint}" + (f" [{self.branch}]" if self.branch else "")
+            prefix += f" | {self.checkpoint}" + (f" [{self.branch} branch]" if self.branch else "")
         if self.noise_px:
             prefix += f" | +{self.noise_px:g} px noise"
-        return frame_title(frame, self.num_frames, errors, prefix=prefix)
+        return prefix if frame is None else frame_title(frame, self.num_frames, errors, prefix=prefix)
+
+    def _split_note(self) -> str:
+        if self.split != "train":
+            return ""
+        return ("<span style='color:#8a5a00'>Training data: the models learned from these subjects, so their errors "
+                "here are lower than on new people. Choose the test subjects to judge a model.</span>")
 
     # ================================================================== display and export
     def show(self) -> None:
@@ -566,7 +653,12 @@ class PoseExplorer:
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         bundle = dict(self.widget._repr_mimebundle_())
-        bundle["image/png"] = base64.b64encode(self.image_bytes).decode("ascii")
+        # without a widget frontend only the picture is seen: it names the frame and its P1 itself
+        self.panel.title.set_text(self._title(self.frame, self.current_errors))
+        try:
+            bundle["image/png"] = base64.b64encode(self.panel.to_png()).decode("ascii")
+        finally:
+            self.panel.title.set_text(self._title())
         bundle["text/plain"] = repr(self)
         return bundle
 
@@ -586,6 +678,8 @@ class PoseExplorer:
         panel = PoseFramePanel(self.skeleton, image_size=self.image_size, max_error_mm=float(self.panel.norm.vmax),
                                elev=self.elevation_slider.value, azim=self.azimuth_slider.value,
                                subplot_spec=grid[0])
+        if errors is not None:
+            panel.set_error_limit(float(errors.max()))     # the whole sequence's largest joint error fits
         frame = self.frame
         frame_errors = panel.update(self.keypoints_2d[frame],
                                     None if self.ground_truth is None else self.ground_truth[frame],

@@ -89,17 +89,37 @@ def test_subject_change_predicts_once_and_the_cache_is_reused(explorer, model):
     assert explorer.sequence.subject == "S11" and explorer.prediction_calls == 2
     assert model.calls[-1][:4] == ("S11", explorer.action, 0, "fused")
     np.testing.assert_allclose(explorer.current_errors, expected_errors(explorer, explorer.frame), rtol=1e-5)
-    assert "predicted 40 frames with toy" in explorer.status.value
+    assert "The model toy lifted all 40 frames" in explorer.status.value
     explorer.subject_dropdown.value = "S9"
     explorer.subject_dropdown.value = "S11"
     assert explorer.prediction_calls == 2                                   # both came from the cache
-    assert "cache" in explorer.status.value
+    assert "Already computed" in explorer.status.value
 
 
 def test_split_change_offers_the_train_subjects(explorer):
+    assert explorer.split_note.value == ""
     explorer.split_dropdown.value = "train"
     assert list(explorer.subject_dropdown.options) == ["S1"]
     assert explorer.subject == "S1" and explorer.sequence.subject == "S1"
+    assert "Training data" in explorer.split_note.value                 # the explorer says what is shown
+    assert "training data" in explorer.panel.title.get_text()
+    explorer.split_dropdown.value = "test"
+    assert explorer.split_note.value == ""
+
+
+def test_frame_and_p1_are_shown_once(explorer):
+    explorer.frame_slider.value = 7
+    assert not explorer.frame_slider.readout                            # the label beside the slider says it
+    assert "frame 7 / 39" in explorer.frame_label.value
+    title = explorer.panel.title.get_text()
+    assert "frame" not in title and "P1" not in title and "toy" in title
+
+
+def test_per_joint_axis_holds_the_largest_error_of_the_sequence(dataset):
+    far = OffsetModel({"unfused": 0.3, "fused": 0.2})                      # 200 mm on every joint but the root
+    explorer = PoseExplorer(dataset, checkpoints={"toy": far}, predict_fn=offset_predict, dpi=30)
+    assert explorer.current_errors.max() == pytest.approx(200.0, rel=1e-4)
+    assert explorer.panel.ax_err.get_xlim()[1] >= explorer.sequence_errors().max()
 
 
 def test_camera_change_loads_that_view_and_clamps_the_frame(explorer, dataset):
@@ -118,8 +138,27 @@ def test_action_change(explorer):
     np.testing.assert_allclose(explorer.current_errors, expected_errors(explorer, 0), rtol=1e-5)
 
 
+def test_other_branches_and_noise_levels_are_computed_without_touching_the_controls(explorer, model):
+    explorer.frame_slider.value = 4
+    renders, image = explorer.render_count, explorer.image_bytes
+    unfused = explorer.sequence_errors(branch="unfused")
+    noisy = explorer.sequence_errors(noise_px=5.0)
+    assert (explorer.branch, explorer.noise_px, explorer.frame) == ("fused", 0.0, 4)
+    assert explorer.render_count == renders and explorer.image_bytes == image
+    np.testing.assert_allclose(unfused.mean(), 2 * explorer.sequence_errors().mean(), rtol=1e-5)
+    assert noisy.shape == (40, 17)
+    received = model.calls[-1][4]                                           # the model saw the noisy input
+    assert np.std(received - explorer.keypoints_2d) == pytest.approx(5.0 * 2 / 1000, rel=0.1)
+    assert explorer.predict(branch="unfused").shape == (40, 17, 3)
+    explorer.branch_buttons.value = "unfused"                               # already computed: from the cache
+    calls = explorer.prediction_calls
+    explorer.noise_slider.value = 5.0
+    assert explorer.prediction_calls == calls + 1                           # (unfused, 5 px) was not computed yet
+
+
 def test_branch_toggle_switches_between_fused_and_unfused(explorer, model):
     assert list(explorer.branch_buttons.options) == ["unfused", "fused"]
+    assert explorer.branch_box.layout.display is None                     # a choice: the control is shown
     fused_p1 = explorer.current_p1
     explorer.branch_buttons.value = "unfused"
     assert model.calls[-1][3] == "unfused"
@@ -135,6 +174,7 @@ def test_no_checkpoint_shows_ground_truth_only(explorer):
     explorer.checkpoint_dropdown.value = NO_CHECKPOINT
     assert explorer.prediction is None and explorer.current_errors is None and explorer.current_p1 is None
     assert explorer.branch_buttons.disabled and explorer.branch is None
+    assert explorer.branch_box.layout.display == "none"                   # no choice, no control
     assert "P1" not in explorer.frame_label.value and "frame 3 / 39" in explorer.frame_label.value
     assert explorer.image_bytes != before
     explorer.checkpoint_dropdown.value = "toy"
@@ -231,10 +271,12 @@ def test_checkpoint_names_are_loaded_lazily_once(dataset, model):
 
 # ------------------------------------------------------------------------------------------------ display, export
 def test_display_bundle_has_the_widget_and_a_static_png(explorer):
+    explorer.frame_slider.value = 3
     bundle = explorer._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.widget.model_id
-    assert base64.b64decode(bundle["image/png"]) == explorer.image_bytes
+    assert png(base64.b64decode(bundle["image/png"])).size == png(explorer.image_bytes).size
     assert "S9" in bundle["text/plain"] and "P1" in bundle["text/plain"]
+    assert "frame" not in explorer.panel.title.get_text()                   # the live widget's title is restored
 
 
 def test_static_summary_plots_the_frame_and_the_per_frame_p1(explorer):
@@ -332,3 +374,32 @@ def test_show_displays_the_explorer_bundle(explorer, monkeypatch):
     monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
     explorer.show()
     assert shown == [explorer]
+
+
+# ------------------------------------------------------------------------------------------ the default checkpoint
+def _save_tiny(path, keypoints, val_p1, branches=("fused",)):
+    from ehfusion.checkpoints import save_checkpoint
+    from ehfusion.models import ModelConfig, build_model
+
+    config = ModelConfig(filter_widths=(3,), channels=8, latent=8, hidden=8, angle_channels=4, angle_features=4,
+                         camera_features=4, branches=branches)
+    metrics = {f"val_p1_{b}": val_p1 + 10.0 * i for i, b in enumerate(reversed(branches))}
+    save_checkpoint(path, build_model(config), model_config=config, strategy="one-stage", stage=1,
+                    dataset="embedded", keypoints=keypoints, epoch=1, metrics=metrics)
+
+
+def test_the_default_checkpoint_is_the_most_accurate_for_the_keypoints(tmp_path):
+    from ehfusion.data import load_dataset
+    from ehfusion.widgets import best_checkpoint
+
+    _save_tiny(tmp_path / "a_det_weak.bin", "det", 85.0, branches=("unfused", "fused"))
+    _save_tiny(tmp_path / "b_det_best.bin", "det", 79.0)
+    _save_tiny(tmp_path / "c_gt_best.bin", "gt", 70.0)
+    names = ["a_det_weak.bin", "b_det_best.bin", "c_gt_best.bin"]
+    assert best_checkpoint(names, "det", tmp_path) == "b_det_best.bin"      # not the first alphabetically
+    assert best_checkpoint(names, "gt", tmp_path) == "c_gt_best.bin"
+    assert best_checkpoint(names, None, tmp_path) == "c_gt_best.bin"
+    dataset = load_dataset("embedded", keypoints="det")
+    explorer = PoseExplorer(dataset, checkpoint_dir=tmp_path, action="walk", max_frames=10, dpi=30)
+    assert explorer.checkpoint == "b_det_best.bin"
+    assert explorer.branch_box.layout.display == "none"                   # a single branch: no control
