@@ -36,12 +36,20 @@ key                 type                         meaning
 :func:`load_checkpoint` turns a file (a path or a bare name looked up in ``ehfusion.paths.CHECKPOINT_DIR``) into a
 :class:`Checkpoint` with the model rebuilt, weights loaded, in eval mode on the CPU. :func:`check_compatible` refuses
 a checkpoint that does not match the model a command line asks for, naming each differing field with both values.
+
+Every file read is checked against this schema (:func:`check_schema`: the types above, ``format_version`` >= 1,
+``stage`` 1-3, counts >= 0, the model sizes of :data:`CONFIG_LIMITS` and at most :data:`MAX_MODEL_PARAMETERS`
+estimated parameters) *before* a model is built, so a damaged or hostile file is a :class:`ehfusion.errors.CheckpointError`
+naming the field, never a crash or a huge allocation. A failed write (a full disk) is an
+:class:`ehfusion.errors.OutputPathError` and leaves the previous file as it was.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import pickle
 import random
+import warnings
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +59,7 @@ import numpy as np
 import torch
 
 from . import paths
+from .errors import CheckpointError, EHFusionError, write_error
 from .io import atomic_write
 
 __all__ = [
@@ -69,6 +78,9 @@ __all__ = [
     "capture_rng_state",
     "restore_rng_state",
     "default_directories",
+    "check_schema",
+    "CONFIG_LIMITS",
+    "MAX_MODEL_PARAMETERS",
 ]
 
 FORMAT_VERSION = 1
@@ -76,6 +88,15 @@ FORMAT_VERSION = 1
 STATE_KEYS = ("model_state", "optimizer_state", "scheduler_state", "rng_state")
 REQUIRED_KEYS = ("format_version", "model_config", "strategy", "stage", "model_state")
 SUFFIXES = (".bin", ".pt", ".pth")
+#: Allowed ranges of the stored model config's numbers (far beyond any trained model, far below a runaway allocation).
+SIZE_FIELDS = ("channels", "latent", "hidden", "angle_channels", "angle_features", "camera_features", "camera_hidden")
+CONFIG_LIMITS = {
+    **{name: (1, 8192) for name in SIZE_FIELDS},
+    **{name: (0, 64) for name in ("global_blocks", "decoder_blocks", "fusion_blocks")},
+}
+MAX_FILTER_WIDTHS, MAX_FILTER_WIDTH = 12, 243
+#: Largest model a checkpoint may describe, by :func:`estimated_parameters` (4 GB of float32 weights).
+MAX_MODEL_PARAMETERS = 1_000_000_000
 
 
 @dataclass
@@ -190,9 +211,18 @@ def save_checkpoint(
     }
     payload = _plain(payload)
     path = Path(path)
-    with atomic_write(path) as handle:
-        torch.save(payload, handle)
+    _write(path, payload)
     return path
+
+
+def _write(path: Path, payload: dict) -> None:
+    """``torch.save`` through :func:`atomic_write`; an ``OSError`` becomes an :class:`OutputPathError`."""
+    try:
+        with atomic_write(path) as handle:
+            torch.save(payload, handle)
+    except OSError as err:
+        raise write_error(path, "checkpoint", err,
+                          fix="free some space or write elsewhere (-c FOLDER)" if err.errno == 28 else None) from err
 
 
 def earlier_stage_histories(path: str | Path) -> dict[str, list[dict]]:
@@ -239,8 +269,7 @@ def strip_training_state(src: str | Path, dst: str | Path | None = None, half: b
             for name, tensor in payload["model_state"].items()
         }
     dst = Path(dst) if dst is not None else Path(src)
-    with atomic_write(dst) as handle:
-        torch.save(payload, handle)
+    _write(dst, payload)
     return dst
 
 
@@ -324,26 +353,133 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise FileNotFoundError(f"checkpoint file {str(path)!r} does not exist")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError, ValueError) as err:
+    except OSError as err:
+        raise CheckpointError(f"{path} cannot be read ({err.strerror or err}); check its permissions") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError, ValueError, TypeError, KeyError,
+            IndexError) as err:  # what torch.load raises on damaged bytes or disallowed objects
         lines = str(err).splitlines() or [""]
         reason = next((line.strip() for line in lines if "WeightsUnpickler error" in line), lines[0])
-        raise ValueError(
+        raise CheckpointError(
             f"{path} could not be read as an ehfusion checkpoint ({type(err).__name__}: {reason}). "
             "Files from the original release (or VideoPose3D) store other objects and are not supported; "
             "train a model with `python -m ehfusion.run_onestage` or use a checkpoint from checkpoints/."
         ) from None
     if not isinstance(payload, dict) or any(k not in payload for k in REQUIRED_KEYS):
         missing = [k for k in REQUIRED_KEYS if not isinstance(payload, dict) or k not in payload]
-        raise ValueError(
+        raise CheckpointError(
             f"{path} is not an ehfusion checkpoint (missing {', '.join(missing)}); "
             "checkpoints are written by ehfusion.training / ehfusion.checkpoints.save_checkpoint"
         )
-    if payload["format_version"] > FORMAT_VERSION:
-        raise ValueError(
-            f"{path} has checkpoint format {payload['format_version']}, newer than this ehfusion understands "
+    check_schema(payload, path)
+    return payload
+
+
+# ------------------------------------------------------------------------------------------------------------- schema
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _kind(value) -> str:
+    return f"{type(value).__name__} {value!r}" if isinstance(value, (str, int, float, bool)) and \
+        len(repr(value)) < 60 else type(value).__name__
+
+
+#: Metadata keys: (check, what is expected). Keys not listed are not checked; missing optional keys are fine.
+_META_SCHEMA = {
+    "strategy": (lambda v: isinstance(v, str), "a string such as 'one-stage'"),
+    "stage": (lambda v: _is_int(v) and 1 <= v <= 3, "an integer 1, 2 or 3"),
+    "dataset": (lambda v: isinstance(v, str), "a dataset name (string)"),
+    "keypoints": (lambda v: isinstance(v, str), "a keypoint source name (string)"),
+    "layout": (lambda v: isinstance(v, str), "a layout name (string)"),
+    "receptive_field": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "epoch": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "best_epoch": (lambda v: v is None or (_is_int(v) and v >= 0), "None or an integer >= 0"),
+    "best_metric": (lambda v: v is None or _is_number(v), "None or a number (mm)"),
+    "data": (lambda v: isinstance(v, dict), "a dict"),
+    "metrics": (lambda v: isinstance(v, dict), "a dict"),
+    "history": (lambda v: isinstance(v, list) and all(isinstance(h, dict) for h in v), "a list of dicts"),
+    "train_config": (lambda v: isinstance(v, dict), "a dict"),
+    "created": (lambda v: isinstance(v, str), "an ISO 8601 time stamp (string)"),
+    "versions": (lambda v: isinstance(v, dict), "a dict"),
+    "model_state": (lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(t, torch.Tensor)
+                                                          for k, t in v.items()), "a dict {name: tensor}"),
+    "optimizer_state": (lambda v: v is None or isinstance(v, dict), "None or a dict"),
+    "scheduler_state": (lambda v: v is None or isinstance(v, dict), "None or a dict"),
+    "rng_state": (lambda v: v is None or isinstance(v, dict), "None or a dict"),
+}
+
+#: ``model_config`` fields that are not sizes: (check, what is expected).
+_CONFIG_SCHEMA = {
+    "layout": (lambda v: isinstance(v, str), "a layout name (string)"),
+    "architecture": (lambda v: isinstance(v, str), "a string ('ehfusion' or 'videopose3d')"),
+    "fusion": (lambda v: isinstance(v, str), "a string ('heterogeneous', 'fc', 'nddr' or 'none')"),
+    "causal": (lambda v: isinstance(v, bool), "True or False"),
+    "detach_fusion_input": (lambda v: isinstance(v, bool), "True or False"),
+    "dropout": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "branches": (lambda v: v is None or (isinstance(v, (list, tuple)) and all(isinstance(b, str) for b in v)),
+                 "None or a list of branch names"),
+    "filter_widths": (lambda v: isinstance(v, (list, tuple)) and 1 <= len(v) <= MAX_FILTER_WIDTHS
+                      and all(_is_int(w) and 1 <= w <= MAX_FILTER_WIDTH for w in v),
+                      f"a list of 1 to {MAX_FILTER_WIDTHS} integers in 1..{MAX_FILTER_WIDTH}, e.g. [3, 3, 3]"),
+}
+
+
+def estimated_parameters(config: Mapping) -> int:
+    """An upper estimate of the parameters of the model ``config`` describes, without building it.
+
+    Every layer is at most ``widest size`` squared times its filter width; per temporal layer and residual block there
+    are at most 16 such layers over all groups and branches (the models have about 10). Defaults fill missing fields.
+    """
+    from .models import ModelConfig
+
+    default = ModelConfig()
+    widest = max(int(config.get(name, getattr(default, name))) for name in SIZE_FIELDS)
+    widths = config.get("filter_widths", default.filter_widths)
+    blocks = sum(int(config.get(name, getattr(default, name))) for name in ("global_blocks", "decoder_blocks",
+                                                                            "fusion_blocks"))
+    return 16 * widest ** 2 * (sum(int(w) for w in widths) + blocks + 1)
+
+
+def check_schema(payload: Mapping, path: str | Path = "checkpoint") -> None:
+    """Raise :class:`CheckpointError` unless ``payload`` follows the checkpoint format (types, ranges, model size).
+
+    The message names the field, what it holds and what is expected. Called by :func:`read_checkpoint`, so nothing
+    is built from a file that fails it.
+    """
+    version = payload.get("format_version")
+    if not _is_int(version) or version < 1:
+        raise CheckpointError(f"{path}: format_version is {_kind(version)}, expected an integer >= 1; the file is "
+                              "damaged or not an ehfusion checkpoint")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format {version}, newer than this ehfusion understands "
             f"({FORMAT_VERSION}); update the ehfusion package"
         )
-    return payload
+    fix = "the file is damaged or was not written by ehfusion; use another checkpoint or train one"
+    for key, (valid, expected) in _META_SCHEMA.items():
+        if key in payload and not valid(payload[key]):
+            raise CheckpointError(f"{path}: {key} is {_kind(payload[key])}, expected {expected}; {fix}")
+    config = payload.get("model_config")
+    if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+        raise CheckpointError(f"{path}: model_config is {_kind(config)}, expected a dict of model options "
+                              f"(ModelConfig.to_dict()); {fix}")
+    for key, (valid, expected) in _CONFIG_SCHEMA.items():
+        if key in config and not valid(config[key]):
+            raise CheckpointError(f"{path}: model_config[{key!r}] is {_kind(config[key])}, expected {expected}; {fix}")
+    for key, (low, high) in CONFIG_LIMITS.items():
+        if key in config and not (_is_int(config[key]) and low <= config[key] <= high):
+            raise CheckpointError(f"{path}: model_config[{key!r}] is {_kind(config[key])}, expected an integer in "
+                                  f"{low}..{high}; {fix}")
+    estimate = estimated_parameters(config)
+    if estimate > MAX_MODEL_PARAMETERS:
+        raise CheckpointError(
+            f"{path}: model_config describes a model of up to {estimate / 1e9:.1f} billion parameters, more than the "
+            f"{MAX_MODEL_PARAMETERS / 1e9:.0f} billion this package builds; {fix}"
+        )
 
 
 def load_checkpoint(
@@ -360,7 +496,11 @@ def load_checkpoint(
 
     path = resolve_checkpoint(path_or_name, directories)
     payload = read_checkpoint(path, map_location=map_location)
-    config = ModelConfig.from_dict(payload["model_config"])
+    try:
+        config = ModelConfig.from_dict(payload["model_config"])
+    except (ValueError, KeyError, TypeError) as err:  # what ModelConfig's own validation raises
+        raise CheckpointError(f"{path}: its model_config is not a valid model ({err.args[0] if err.args else err}); "
+                              "the file is damaged or from an incompatible version of ehfusion") from None
     meta = {k: v for k, v in payload.items() if k not in STATE_KEYS}
     state = {k: payload.get(k) for k in STATE_KEYS}
     model = None
@@ -369,7 +509,7 @@ def load_checkpoint(
         try:
             model.load_state_dict(payload["model_state"])
         except RuntimeError as err:
-            raise ValueError(
+            raise CheckpointError(
                 f"{path}: the stored weights do not fit the model its config describes ({err}). "
                 "The file was probably written by an incompatible version of ehfusion."
             ) from None
@@ -398,15 +538,18 @@ def describe(meta: Mapping) -> str:
 def list_checkpoints(directory: str | Path | None = None) -> dict[str, str]:
     """``{file name: one-line description}`` for every checkpoint in ``directory`` (default ``CHECKPOINT_DIR``).
 
-    Files that cannot be read are listed with the reason instead of a description.
+    Files that cannot be read or break the format are listed with the reason instead of a description, and a
+    warning names each of them (one bad file never hides the others).
     """
     directory = Path(directory) if directory is not None else paths.CHECKPOINT_DIR
     out = {}
     for file in _checkpoint_files(directory):
         try:
             out[file.name] = describe(read_checkpoint(file))
-        except (ValueError, OSError) as err:
-            out[file.name] = f"(unreadable: {str(err).splitlines()[0]})"
+        except (EHFusionError, OSError) as err:
+            reason = str(err).splitlines()[0]
+            out[file.name] = f"(unreadable: {reason})"
+            warnings.warn(f"skipped {file.name}: {reason}", stacklevel=2)
     return out
 
 
@@ -494,12 +637,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Ranks the candidates (runs of one model with different seeds) by validation error, prints the ranking and writes
     the best one to ``DST`` without training state, in float16 (``--full`` keeps float32).
-    ``python -m ehfusion.checkpoints show FILE...`` prints one line per checkpoint.
+    ``python -m ehfusion.checkpoints show FILE...`` prints one line per checkpoint; ``list [FOLDER]`` describes every
+    checkpoint in a folder (default ``CHECKPOINT_DIR``), skipping malformed files with a warning. Errors print one
+    line and exit with status 2 (``--debug`` shows the traceback).
     """
     import argparse
     import sys
 
     parser = argparse.ArgumentParser(prog="python -m ehfusion.checkpoints", description=main.__doc__.split("\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True)
     export = commands.add_parser("export", help="write the best-validation candidate as a shipping file")
     export.add_argument("destination")
@@ -507,6 +653,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     export.add_argument("--full", action="store_true", help="keep float32 weights")
     show = commands.add_parser("show", help="describe checkpoint files")
     show.add_argument("files", nargs="+")
+    listing = commands.add_parser("list", help="describe every checkpoint in a folder")
+    listing.add_argument("folder", nargs="?", default=None, help="default: the checkpoints folder")
     args = parser.parse_args(argv)
     try:
         if args.command == "export":
@@ -522,11 +670,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{dst} ({dst.stat().st_size / 2 ** 20:.1f} MiB) from {best}"
                   + (f", with the whole run's history from {last.name}" if run_history else "")
                   + (f" and the histories of stage(s) {', '.join(earlier)}" if earlier else ""))
+        elif args.command == "list":
+            folder = Path(args.folder) if args.folder else paths.CHECKPOINT_DIR
+            if not folder.is_dir():
+                raise FileNotFoundError(f"{folder} is not a folder; pass a folder of checkpoints")
+            with warnings.catch_warnings(record=True) as skipped:
+                warnings.simplefilter("always")
+                described = list_checkpoints(folder)
+            for name, text in described.items():
+                if not text.startswith("(unreadable"):
+                    print(f"{name}: {text}")
+            for warning in skipped:
+                print(f"warning: {warning.message}", file=sys.stderr)
         else:
             for name in args.files:
                 print(f"{name}: {describe(read_checkpoint(resolve_checkpoint(name)))}")
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (FileNotFoundError, ValueError) as err:  # ValueError includes every ehfusion.errors type
+        if args.debug:
+            raise
+        print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
     return 0
 

@@ -2,7 +2,7 @@
 
 Every message names the file (or option), what was found, what was expected and how to fix it. Command lines print
 these as one line and exit with status 2 (``--debug`` shows the traceback instead). All of them are ``ValueError``
-subclasses, so code that caught ``ValueError`` before keeps working.
+subclasses, so code that caught ``ValueError`` before keeps working (:class:`OutputPathError` is an ``OSError`` too).
 
 =========================  ==========================================================================================
 error                      raised for
@@ -45,8 +45,11 @@ class CheckpointError(EHFusionError):
     """A checkpoint file that is unreadable, not ehfusion's, or whose metadata breaks the checkpoint schema."""
 
 
-class OutputPathError(EHFusionError):
-    """A path to write to that cannot be used; nothing was written there and an existing file is unchanged."""
+class OutputPathError(EHFusionError, OSError):
+    """A path to write to that cannot be used; nothing was written there and an existing file is unchanged.
+
+    Also an ``OSError``, so code that guards a write with ``except OSError`` keeps working.
+    """
 
 
 class ParameterError(EHFusionError):
