@@ -31,6 +31,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from . import paths
+from .errors import EHFusionError
 
 __all__ = [
     "STRATEGIES",
@@ -64,7 +65,7 @@ MODEL_FLAGS = {
 SEED_ALIAS = re.compile(r"^stage_(\d)_best_model(\.bin)?$")
 
 
-class UserError(Exception):
+class UserError(EHFusionError):
     """A mistake on the command line or in the files it names: printed as one clear message, no traceback."""
 
 
@@ -218,6 +219,8 @@ def build_parser(strategy: str) -> argparse.ArgumentParser:
     output.add_argument("--by-subject", action="store_true", help="also break the test error down by subject")
     output.add_argument("--export-training-curves", action="store_true",
                         help="save the training curves as a PNG in outputs/figures/")
+    output.add_argument("--debug", action="store_true",
+                        help="on an error, show the full traceback instead of the one-line message")
     return parser
 
 
@@ -358,6 +361,20 @@ def subject_split(args, ds) -> tuple[list[str], list[str], list[str]]:
 def checkpoint_dir(args) -> Path:
     """Where training writes: -c, or checkpoints/runs."""
     return Path(args.checkpoint).expanduser() if args.checkpoint else paths.CHECKPOINT_DIR / RUNS_DIR_NAME
+
+
+def writable_checkpoint_dir(args) -> Path:
+    """:func:`checkpoint_dir`, created if needed; a path that is a file or cannot be created is a ``UserError``."""
+    folder = checkpoint_dir(args)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"the checkpoint folder {folder} (-c) is an existing file, not a folder; pass a folder "
+                        "(it is created if missing)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create the checkpoint folder {folder} (-c): {err.strerror or err}; pass a folder "
+                        "you can write to") from None
+    return folder
 
 
 def lookup_directories(args) -> list[Path]:
@@ -589,7 +606,7 @@ def _train(args, context) -> int:
         _adopt_run_settings(args, resume_meta)
     keypoints = keypoints_of(args)
     strategy = run_strategy(args)
-    out_dir = checkpoint_dir(args)
+    out_dir = writable_checkpoint_dir(args)
     name = args.name or default_checkpoint_name(args)
     best_path = out_dir / name
     if resume_meta is None and best_path.exists() and not args.overwrite:
@@ -682,7 +699,11 @@ def _train(args, context) -> int:
 
 
 def run(strategy: str, argv: SequenceOf[str] | None = None) -> int:
-    """Entry point of both scripts: parse, then train or evaluate; user mistakes print one line, exit status 2."""
+    """Entry point of both scripts: parse, then train or evaluate; user mistakes print one line, exit status 2.
+
+    The mistakes are :class:`UserError` and the :mod:`ehfusion.errors` types of the files it reads and writes
+    (``--debug`` shows their traceback); anything else is a bug and keeps its traceback.
+    """
     args = parse_args(strategy, argv)
     if args.threads:
         import torch
@@ -690,10 +711,9 @@ def run(strategy: str, argv: SequenceOf[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         return evaluate_command(args) if args.evaluate else train_command(args)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, ValueError, KeyError, IndexError) as err:
+    except (FileNotFoundError, ValueError, KeyError, IndexError) as err:  # ValueError: every ehfusion.errors type
+        if args.debug:
+            raise
         message = err.args[0] if err.args else str(err)
         print(f"error: {message}", file=sys.stderr)
         return 2
