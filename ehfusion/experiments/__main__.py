@@ -23,6 +23,7 @@ from collections.abc import Sequence as SequenceOf
 from pathlib import Path
 
 from .. import paths
+from ..errors import OutputPathError
 from .results import MODEL_LABELS, load_results, merge_results, paired_differences, summarise
 from .runner import MAPPABLE, MODELS, ExperimentConfig, default_results_path, run_experiments
 
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ehfusion.experiments",
                                      description="Ablation experiments: train, evaluate, summarise, plot.",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="train and evaluate the models missing from the results file",
@@ -170,11 +172,38 @@ def format_markdown(results, reference: str = "heterogeneous") -> str:
     return "\n".join(lines)
 
 
+def _results_file(path: Path, option: str = "--results") -> Path:
+    """``path`` unless it is a folder (a results file is one JSON file): then an :class:`OutputPathError`."""
+    if path.is_dir():
+        raise OutputPathError(f"{path} ({option}) is a folder, but a results file is expected, e.g. "
+                              f"{path / 'experiments.json'}; pass a file name")
+    return path
+
+
+def _output_folder(path: Path, option: str) -> Path:
+    """``path`` as a folder to write into (created); a file in the way is an :class:`OutputPathError`."""
+    if path.exists() and not path.is_dir():
+        raise OutputPathError(f"{path} ({option}) is an existing file, but a folder is expected; pass a folder "
+                              "(it is created if missing)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputPathError(f"cannot create the folder {path} ({option}): {err.strerror or err}; pass a folder "
+                              "you can write to") from None
+    return path
+
+
 def main(argv: SequenceOf[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     results = Path(args.results) if args.results else default_results_path(args.keypoints)
     try:
+        _results_file(results)
+        if args.command == "merge":
+            for source in args.sources:
+                _results_file(Path(source), "a results file to merge")
+        if args.command == "run" and args.checkpoint_dir:
+            _output_folder(Path(args.checkpoint_dir), "--checkpoint-dir")
         if args.command == "run":
             try:
                 mapping = _mapping(args.checkpoint)
@@ -207,7 +236,9 @@ def main(argv: SequenceOf[str] | None = None) -> int:
             if any(r.get("robustness") for r in data["records"]):
                 written.append(plots.plot_robustness(data, path=out / f"{stem}_robustness.png"))
             print(f"{len(written)} figures in {out}")
-    except (FileNotFoundError, ValueError, KeyError) as err:
+    except (FileNotFoundError, ValueError, KeyError) as err:  # ValueError includes every ehfusion.errors type
+        if args.debug:
+            raise
         print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
     return 0

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation import METRICS
+from ..errors import write_error
 from ..io import atomic_write
 
 __all__ = [
@@ -140,9 +141,12 @@ class ResultStore:
 
     def save(self) -> Path:
         payload = {"format": RESULT_FORMAT, "experiment": self.experiment, "records": self.records}
-        with atomic_write(self.path, "w") as handle:
-            json.dump(payload, handle, indent=1)
-            handle.write("\n")
+        try:
+            with atomic_write(self.path, "w") as handle:
+                json.dump(payload, handle, indent=1)
+                handle.write("\n")
+        except OSError as err:
+            raise write_error(self.path, "results file", err) from err
         return self.path
 
     def as_dict(self) -> dict:
