@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from . import metrics
 from .data.augmentation import flip_pose
 from .data.batching import sequence_inputs
+from .progress import progress_bar
 from .skeleton import Skeleton, get_skeleton, SKELETONS
 
 __all__ = [
@@ -279,7 +279,7 @@ def evaluate_branches(
         raise ValueError("nothing to evaluate: the sequence list is empty (check the subjects and actions selected)")
     skeleton = skeleton or model_skeleton(model, np.shape(sequences[0].keypoints_2d)[1])
     pairs: dict[str, list] = {}
-    for seq in tqdm(sequences, desc="evaluating", unit="seq", disable=not progress, leave=False):
+    for seq in progress_bar(sequences, enabled=progress, desc="evaluating", unit="seq", leave=False):
         for branch, prediction in predict_branches(
             model, seq, flip_tta=flip_tta, skeleton=skeleton, chunk_frames=chunk_frames
         ).items():

@@ -28,13 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from . import checkpoints
 from . import distributed as dp
 from .data.batching import WindowBatcher
 from .evaluation import evaluate_branches
 from .metrics import mpjpe_loss
+from .progress import progress_bar, write
 from .skeleton import Skeleton
 
 __all__ = [
@@ -202,7 +202,7 @@ class Trainer:
         ``checkpoint_dir=None`` trains without writing files.
     run_info: ``strategy``, ``stage``, ``dataset``, ``keypoints`` and optionally ``data`` (the subjects and actions
         selected) recorded in the checkpoints.
-    progress: show tqdm progress bars.
+    progress: show progress bars (ehfusion.progress).
     log: where the one line per epoch goes (default: beside the progress bars, or nowhere without them).
     on_batch_end: optional ``callback(trainer, epoch, step)`` after each optimiser step.
     distributed: a :class:`~ehfusion.distributed.DistributedContext` (from ``init_distributed()`` under torchrun) to
@@ -242,7 +242,7 @@ class Trainer:
         self.val_sequences = list(val_sequences)
         self.run_info = {"strategy": "one-stage", "stage": 1, "dataset": "", "keypoints": ""} | dict(run_info or {})
         self.progress = progress and self.distributed.is_main
-        self.log = log if log is not None else (tqdm.write if progress else None)
+        self.log = log if log is not None else (write if progress else None)
         if not self.distributed.is_main:
             self.log = None  # one process reports
         self.on_batch_end = on_batch_end
@@ -284,8 +284,8 @@ class Trainer:
         self.batcher.set_epoch(epoch)
         totals: dict[str, float] = {}
         seen = 0
-        bar = tqdm(self.batcher, desc=f"epoch {epoch + 1}/{self.config.epochs}", unit="batch", leave=False,
-                   disable=not self.progress)
+        bar = progress_bar(self.batcher, enabled=self.progress, desc=f"epoch {epoch + 1}/{self.config.epochs}",
+                           unit="batch", leave=False)
         for step, batch in enumerate(bar):
             window = batch.window.to(self.device, non_blocking=True)
             camera = batch.camera.to(self.device, non_blocking=True)
@@ -321,8 +321,8 @@ class Trainer:
     def fit(self) -> TrainingSummary:
         """Train from the current epoch (0, or where :meth:`resume` left off) to ``config.epochs``."""
         validate = self.config.validate and bool(self.val_sequences)
-        epochs = tqdm(range(self.epoch, self.config.epochs), desc="training", unit="epoch",
-                      initial=self.epoch, total=self.config.epochs, disable=not self.progress)
+        epochs = progress_bar(range(self.epoch, self.config.epochs), enabled=self.progress, desc="training",
+                              unit="epoch", initial=self.epoch, total=self.config.epochs)
         for epoch in epochs:
             start = time.perf_counter()
             lr = self.optimizer.param_groups[0]["lr"]

@@ -288,7 +288,7 @@ def build_positions_3d(
 ) -> dict[str, dict[str, np.ndarray]]:
     """Build ``positions_3d[subject][action]`` (world metres). Each take depends only on (seed, subject, action),
     so building a subset reproduces the same takes as the full build."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     subjects = SUBJECT_HEIGHTS if subjects is None else subjects
     clips = dm.clip_names() if clips is None else clips
@@ -296,7 +296,7 @@ def build_positions_3d(
     cameras = h36m_cameras()
     out: dict[str, dict[str, np.ndarray]] = {}
     jobs = [(s, c, t) for s in subjects for c in clips for t in range(takes)]
-    for subject_name, clip_name, take in tqdm(jobs, desc="building takes", disable=not progress):
+    for subject_name, clip_name, take in progress_bar(jobs, enabled=progress, desc="building takes"):
         subject = make_subject(subject_name, subjects[subject_name], seed)
         action = action_name(clip_name, take)
         rng = _take_rng(seed, subject_name, action)

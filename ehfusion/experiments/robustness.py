@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence as SequenceOf
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from ..progress import progress_bar
 
 from ..evaluation import evaluate, model_skeleton
 from ..skeleton import Skeleton
@@ -184,7 +184,7 @@ def robustness_curves(
 
     clean = None
     rows = []
-    for perturbation, index, level in tqdm(plan, desc="robustness", unit="level", disable=not progress, leave=False):
+    for perturbation, index, level in progress_bar(plan, enabled=progress, desc="robustness", unit="level", leave=False):
         if level == 0:
             if clean is None:
                 clean = evaluate(model, sequences, flip_tta, skeleton=skeleton)

@@ -10,7 +10,7 @@ from typing import Iterable
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from ..progress import progress_bar
 
 from .config import ModelConfig
 
@@ -114,7 +114,7 @@ class PoseLifter(nn.Module):
         frames = padded - self.receptive_field + 1
         outputs: dict[str, list[torch.Tensor]] = {b: [] for b in self.branches}
         chunks = [(v, start) for v in range(views) for start in range(0, frames, chunk_windows)]
-        for v, start in tqdm(chunks, desc="windows", disable=not progress, leave=False):
+        for v, start in progress_bar(chunks, enabled=progress, desc="windows", leave=False):
             stop = min(start + chunk_windows, frames)
             # windows start..stop-1 of view v as a (windows, T, J, 2) view of the input (no copy)
             windows = keypoints[v, start : stop + self.receptive_field - 1].unfold(0, self.receptive_field, 1)
