@@ -41,8 +41,12 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import re
+import tokenize
 import warnings
+import zipfile
+import zlib
 from collections.abc import Mapping, Sequence as SequenceOf
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -52,6 +56,7 @@ from typing import Any
 import numpy as np
 
 from . import geometry
+from .errors import KeypointFileError, write_error
 from .skeleton import COCO_17, H36M_17, HUMANEVA_15, Skeleton, get_skeleton
 
 __all__ = [
@@ -90,6 +95,14 @@ FRAME_KEYS = ("frame_index", "frame_id", "frame", "image_id", "idx")
 
 #: Keys of a per-person JSON entry that may hold its detection score, in the order they are tried.
 SCORE_KEYS = ("score", "bbox_score", "person_score")
+
+#: Most frames a keypoint file may span (first to last frame number): about 5.5 hours at 50 fps.
+MAX_FRAMES = 1_000_000
+
+#: What numpy raises on damaged ``.npy`` / ``.npz`` bytes (zip layer, decompressor, header parser, unpickler).
+_DAMAGED = (OSError, EOFError, zipfile.BadZipFile, zlib.error, pickle.UnpicklingError, tokenize.TokenError,
+            SyntaxError, ValueError, TypeError, AttributeError, ImportError, KeyError, IndexError, OverflowError,
+            MemoryError, RecursionError)
 
 
 # ----------------------------------------------------------------------------------------------------- container
@@ -213,46 +226,88 @@ def load_keypoints(source, layout: str | None = "coco", *, num_frames: int | Non
         return read_coco_json(path, layout or "coco", num_frames=num_frames)
     if suffix == ".npy":
         try:
-            return keypoints_from_array(np.load(path, allow_pickle=False), layout or "coco")
+            array = np.load(path, allow_pickle=False)
+        except _DAMAGED as error:
+            raise KeypointFileError(f"{path} cannot be read as a .npy array ({type(error).__name__}: "
+                                    f"{_first_line(error)}); write it with np.save(path, keypoints)") from None
+        try:
+            return keypoints_from_array(array, layout or "coco")
         except ValueError as error:
-            raise ValueError(f"{path}: {error}") from None
+            raise KeypointFileError(f"{path}: {error}") from None
     if suffix == ".npz":
         return _load_npz(path, layout, entry, allow_pickle)
-    raise ValueError(f"cannot read keypoints from {path.name}: use a .json (COCO keypoints), .npy or .npz file")
+    raise KeypointFileError(f"cannot read keypoints from {path.name} (in {path.parent}): found a "
+                            f"{suffix or 'suffix-less'} file, expected a .json (COCO keypoints), .npy or .npz file; "
+                            "convert it to one of those")
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [""])[0][:200]
+
+
+def _npz_entries(path: Path, allow_pickle: bool, keys=None) -> tuple[list[str], dict]:
+    """The entry names and arrays (only ``keys`` when given) of an ``.npz``; damaged: a :class:`KeypointFileError`."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head not in (b"PK\x03\x04", b"PK\x05\x06"):
+        found = "an empty file" if not head else f"a file starting with {head!r}"
+        raise KeypointFileError(f"{path} is not an .npz archive: found {found}, expected a zip archive (np.savez); "
+                                "write it with np.savez(path, keypoints=array)")
+    try:
+        with np.load(path, allow_pickle=allow_pickle) as archive:
+            return list(archive.files), {k: archive[k] for k in archive.files if keys is None or k in keys}
+    except _DAMAGED as error:
+        raise KeypointFileError(f"{path} is a damaged or truncated .npz archive ({type(error).__name__}: "
+                                f"{_first_line(error)}); write it again") from None
 
 
 def _load_npz(path: Path, layout: str | None, entry, allow_pickle: bool) -> Keypoints2D:
-    with np.load(path, allow_pickle=False) as archive:
-        keys = list(archive.keys())
-        if "positions_2d" not in keys:
-            if "keypoints" in keys:
-                key = "keypoints"
-            elif len(keys) == 1:
-                key = keys[0]
-            else:
-                raise ValueError(f"{path} holds arrays {keys}; store the keypoints under the key 'keypoints'")
-            try:
-                return keypoints_from_array(archive[key], layout or "coco")
-            except ValueError as error:
-                raise ValueError(f"{path}[{key!r}]: {error}") from None
+    keys, _ = _npz_entries(path, allow_pickle=False, keys=())
+    if "positions_2d" not in keys:
+        _, arrays = _npz_entries(path, allow_pickle=False)
+        if "keypoints" in keys:
+            key = "keypoints"
+        elif len(keys) == 1:
+            key = keys[0]
+        else:
+            raise KeypointFileError(f"{path} holds arrays {keys}; store the keypoints under the key 'keypoints'")
+        try:
+            return keypoints_from_array(arrays[key], layout or "coco")
+        except ValueError as error:
+            raise KeypointFileError(f"{path}[{key!r}]: {error}") from None
     if not allow_pickle:
         raise ValueError(
             f"{path} is a VideoPose3D 2D file (pickled dictionaries). Unpickling can execute code, so it is only read "
             f"with allow_pickle=True: pass it only for files you trust"
         )
-    with np.load(path, allow_pickle=True) as archive:
-        positions = archive["positions_2d"].item()
-        metadata = archive["metadata"].item() if "metadata" in archive else {}
+    _, content = _npz_entries(path, allow_pickle=True, keys=("positions_2d", "metadata"))
+    positions, metadata = (content[k].item() if k in content and content[k].shape == () else content.get(k, {})
+                           for k in ("positions_2d", "metadata"))
+    for what, value in (("positions_2d", positions), ("metadata", metadata)):
+        if not isinstance(value, Mapping):
+            raise KeypointFileError(f"{path}: {what} is a {type(value).__name__}, expected a dict (VideoPose3D's "
+                                    f"layout); write the file as VideoPose3D's prepare_data_2d_custom does")
     declared = metadata.get("layout_name")
+    if declared is not None and declared not in INPUT_LAYOUTS:
+        raise KeypointFileError(f"{path}: metadata layout_name is {declared!r}, expected one of "
+                                f"{', '.join(INPUT_LAYOUTS)}; correct it or drop that metadata entry")
     if layout is None:
         layout = declared or "coco"
     elif declared and get_skeleton(declared).name != _layout_name(layout):
         raise ValueError(f"{path} declares layout {declared!r} but layout={layout!r} was requested; pass layout=None")
     array, video = _select_entry(path, positions, entry)
-    sizes = metadata.get("video_metadata", {}).get(video) if video is not None else None
-    keypoints = keypoints_from_array(array, layout)
+    try:
+        keypoints = keypoints_from_array(array, layout)
+    except ValueError as error:
+        raise KeypointFileError(f"{path}[{video or entry!r}]: {error}") from None
+    videos = metadata.get("video_metadata", {})
+    sizes = videos.get(video) if video is not None and isinstance(videos, Mapping) else None
     if sizes:
-        keypoints.image_size = (int(sizes["w"]), int(sizes["h"]))
+        try:
+            keypoints.image_size = check_image_size(sizes["w"], sizes["h"])
+        except (TypeError, KeyError, ValueError):
+            raise KeypointFileError(f"{path}: video_metadata[{video!r}] is {sizes!r}, expected {{'w': width, "
+                                    "'h': height}} in pixels; correct it or pass width and height") from None
     return keypoints
 
 
@@ -268,7 +323,11 @@ def _select_entry(path: Path, positions: Mapping, entry):
             raise KeyError(f"{path} has no entry {entry!r}; entries: {', '.join(map(str, list(positions)[:20]))}")
         value = positions[entry]
         if isinstance(value, Mapping) and "custom" in value:
-            return value["custom"][0], entry
+            try:
+                return value["custom"][0], entry
+            except (TypeError, IndexError, KeyError):
+                raise KeypointFileError(f"{path}[{entry!r}]['custom'] is not a list of arrays; write the file as "
+                                        "VideoPose3D's prepare_data_2d_custom does") from None
         raise ValueError(f"{path}[{entry!r}] is a subject, not a video: pass entry=(subject, action, camera)")
     try:
         subject, action, camera = entry
@@ -306,9 +365,14 @@ def read_coco_json(source, layout: str = "coco", *, num_frames: int | None = Non
         if not path.is_file():
             raise FileNotFoundError(f"keypoint file {path} not found")
         try:
-            source = json.loads(path.read_text())
+            source = json.loads(path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as error:
+            raise KeypointFileError(f"{path} is not UTF-8 text (byte {error.start}); a keypoint JSON file is "
+                                    "expected: check that this is the detector's .json output") from None
         except json.JSONDecodeError as error:
-            raise ValueError(f"{path} is not valid JSON: {error}") from None
+            raise KeypointFileError(f"{path} is not valid JSON: {error}; write it again or fix that line") from None
+        except RecursionError:
+            raise KeypointFileError(f"{path} is nested too deeply to be keypoint JSON") from None
         name = str(path)
     num_joints = get_skeleton(layout).num_joints
     frames = _frames_of(source, name)
@@ -316,9 +380,12 @@ def read_coco_json(source, layout: str = "coco", *, num_frames: int | None = Non
     for frame, people in frames:
         people_by_frame.setdefault(frame, []).extend(people)
     if not people_by_frame:
-        raise ValueError(f"{name} holds no frames")
+        raise KeypointFileError(f"{name} holds no frames; expected a list with one entry per frame")
     first = min(people_by_frame)
     last = max(people_by_frame)
+    if last - first + 1 > MAX_FRAMES:
+        raise KeypointFileError(f"{name}: frame numbers run from {first} to {last}, more than {MAX_FRAMES} frames; "
+                                "check the frame numbers (or split the file)")
     count = last - first + 1 if num_frames is None else int(num_frames)
     if count < last - first + 1:
         raise ValueError(f"num_frames={num_frames} is shorter than the frames in {name} ({first}..{last})")
@@ -339,10 +406,10 @@ def _frame_number(value, name: str) -> int:
         return int(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    numbers = re.findall(r"\d+", str(value))
+    numbers = re.findall(r"\d+", str(value)) if isinstance(value, str) else []
     if not numbers:
-        raise ValueError(f"{name}: cannot read a frame number from {value!r}; "
-                         f"use integers or names like 'frame_12.jpg'")
+        raise KeypointFileError(f"{name}: cannot read a frame number from {value!r}; "
+                                f"use integers or names like 'frame_12.jpg'")
     return int(numbers[-1])
 
 
@@ -351,23 +418,33 @@ def _frames_of(source, name: str) -> list[tuple[int, list]]:
     if isinstance(source, Mapping) and "annotations" in source:
         annotations = source["annotations"]
         images = source.get("images")
+        if not isinstance(annotations, list) or not all(isinstance(a, Mapping) for a in annotations):
+            raise KeypointFileError(f"{name}: 'annotations' must be a list of dicts (one per detected person), "
+                                    f"got {type(annotations).__name__}")
         if images is not None:
-            position = {image["id"]: i for i, image in enumerate(images)}
+            if not isinstance(images, list) or not all(isinstance(i, Mapping) and "id" in i for i in images):
+                raise KeypointFileError(f"{name}: 'images' must be a list of dicts with an 'id' (one per frame), "
+                                        f"got {type(images).__name__}")
+            try:
+                position = {image["id"]: i for i, image in enumerate(images)}
+            except TypeError:  # an unhashable id
+                raise KeypointFileError(f"{name}: image ids must be numbers or strings") from None
             frames = [(i, []) for i in range(len(images))]
             for ann in annotations:
-                if ann.get("image_id") not in position:
-                    raise ValueError(f"{name}: annotation refers to image_id {ann.get('image_id')!r} not in 'images'")
+                if not isinstance(ann.get("image_id"), (int, float, str)) or ann.get("image_id") not in position:
+                    raise KeypointFileError(f"{name}: annotation refers to image_id {ann.get('image_id')!r} not in "
+                                            "'images'")
                 frames[position[ann["image_id"]]][1].append(ann)
             return frames
         source = annotations
     if not isinstance(source, list):
-        raise ValueError(
+        raise KeypointFileError(
             f"{name}: expected a list of per-frame results or a COCO file with 'annotations', "
             f"got {type(source).__name__}" + (f" with keys {list(source)[:8]}" if isinstance(source, Mapping) else "")
         )
     keyed = [isinstance(e, Mapping) and any(k in e for k in FRAME_KEYS) for e in source]
     if any(keyed) and not all(keyed):
-        raise ValueError(f"{name}: some entries have a frame number ({'/'.join(FRAME_KEYS)}) and some do not")
+        raise KeypointFileError(f"{name}: some entries have a frame number ({'/'.join(FRAME_KEYS)}) and some do not")
     frames = []
     for position, entry in enumerate(source):
         frame = position
@@ -378,28 +455,40 @@ def _frames_of(source, name: str) -> list[tuple[int, list]]:
             people = entry
         elif isinstance(entry, Mapping):
             group = next((entry[k] for k in ("instances", "people", "persons") if k in entry), None)
+            if group is not None and not isinstance(group, list):
+                raise KeypointFileError(f"{name}: entry {position} lists its people as a {type(group).__name__}, "
+                                        "expected a list of dicts")
             people = list(group) if group is not None else [entry]
         else:
-            raise ValueError(f"{name}: entry {position} is a {type(entry).__name__}, expected a dict or a list")
+            raise KeypointFileError(f"{name}: entry {position} is a {type(entry).__name__}, expected a dict or a list")
         frames.append((frame, people))
     if frames and min(f for f, _ in frames) < 0:
-        raise ValueError(f"{name}: negative frame numbers")
+        raise KeypointFileError(f"{name}: negative frame numbers; number frames from 0")
     return frames
 
 
 def _person_keypoints(person, num_joints: int, name: str, frame: int):
     """(score, (K, 3) array) of one detected person, or (score, None) when it carries no keypoints."""
     if not isinstance(person, Mapping):
-        raise ValueError(f"{name}, frame {frame}: a person must be a dict with 'keypoints', "
-                         f"got {type(person).__name__}")
+        raise KeypointFileError(f"{name}, frame {frame}: a person must be a dict with 'keypoints', "
+                                f"got {type(person).__name__}")
     raw = person.get("keypoints", person.get("pose_keypoints_2d"))
-    if raw is None or len(raw) == 0:
+    if raw is None or (isinstance(raw, list) and len(raw) == 0):
         return -math.inf, None
-    values = np.asarray([[np.nan if v is None else v for v in row] for row in raw] if isinstance(raw[0], list)
-                        else [np.nan if v is None else v for v in raw], dtype=np.float64)
+    try:
+        if not isinstance(raw, list) or (isinstance(raw[0], list) and not all(isinstance(r, list) for r in raw)):
+            raise TypeError
+        values = np.asarray([[np.nan if v is None else _number(v) for v in row] for row in raw]
+                            if isinstance(raw[0], list) else [np.nan if v is None else _number(v) for v in raw],
+                            dtype=np.float64)
+    except (TypeError, ValueError):
+        raise KeypointFileError(
+            f"{name}, frame {frame}: 'keypoints' is {str(raw)[:80]}, expected numbers [x1, y1, c1, x2, y2, c2, ...] "
+            f"or [[x, y, c], ...]; check the detector's output format"
+        ) from None
     if values.ndim == 1:
         if values.size != num_joints * 3:
-            raise ValueError(
+            raise KeypointFileError(
                 f"{name}, frame {frame}: 'keypoints' has {values.size} numbers, expected {num_joints} x 3 = "
                 f"{num_joints * 3} ([x, y, confidence] per joint"
                 + (f"; it looks like {values.size // 3} joints: convert to COCO-17 order first)" if values.size % 3 == 0
@@ -410,16 +499,33 @@ def _person_keypoints(person, num_joints: int, name: str, frame: int):
         scores = person.get("keypoint_scores")
         if scores is None:
             scores = np.isfinite(values).all(axis=-1).astype(np.float64)
-        values = np.concatenate((values, np.asarray(scores, dtype=np.float64).reshape(num_joints, 1)), axis=-1)
+        try:
+            scores = np.asarray([_number(v) for v in scores], dtype=np.float64).reshape(num_joints, 1)
+        except (TypeError, ValueError):
+            raise KeypointFileError(f"{name}, frame {frame}: 'keypoint_scores' is {str(scores)[:80]}, expected "
+                                    f"{num_joints} numbers") from None
+        values = np.concatenate((values, scores), axis=-1)
     elif values.shape != (num_joints, 3):
-        raise ValueError(f"{name}, frame {frame}: 'keypoints' has shape {values.shape}, expected ({num_joints}, 3)")
+        raise KeypointFileError(f"{name}, frame {frame}: 'keypoints' has shape {values.shape}, expected "
+                                f"({num_joints}, 3)")
     missing = ~(values[:, 2] > 0)
     values[missing, :2] = np.nan
     values[missing, 2] = 0.0
-    score = next((float(person[k]) for k in SCORE_KEYS if person.get(k) is not None), None)
+    try:
+        score = next((_number(person[k]) for k in SCORE_KEYS if person.get(k) is not None), None)
+    except (TypeError, ValueError):
+        raise KeypointFileError(f"{name}, frame {frame}: the detection score must be a number, got "
+                                f"{next(person[k] for k in SCORE_KEYS if person.get(k) is not None)!r}") from None
     if score is None:
         score = float(values[:, 2].mean())
     return score, values
+
+
+def _number(value) -> float:
+    """A JSON number as a float; anything else (a string, a list, ``True``) raises ``TypeError``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"not a number: {value!r}")
+    return float(value)
 
 
 def write_coco_json(path, keypoints, *, overwrite: bool = False) -> Path:
@@ -447,8 +553,11 @@ def write_coco_json(path, keypoints, *, overwrite: bool = False) -> Path:
         results.append({"image_id": int(frame), "category_id": 1,
                         "keypoints": [round(float(v), 3) for v in values.ravel()],
                         "score": round(float(values[:, 2].mean()), 4)})
-    with atomic_write(path, "w") as handle:
-        json.dump(results, handle)
+    try:
+        with atomic_write(path, "w") as handle:
+            json.dump(results, handle)
+    except OSError as err:
+        raise write_error(path, "keypoint file", err) from err
     return path
 
 
