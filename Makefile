@@ -21,7 +21,8 @@ help:
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,video]'
+	$(BIN)/python -m pip install --quiet --no-deps mediapipe==0.10.21  # BlazePose for ehfusion.video (see pyproject.toml)
 	@touch $(STAMP)
 
 run: $(STAMP)

@@ -377,7 +377,7 @@ DEFAULT_CHECKPOINT = "det_three-stage_3_best_epoch.bin"
 
 
 def _outputs(args) -> dict[str, Path]:
-    """Every output path, checked (suffix, not overwriting, all different) before any work starts."""
+    """Every output path, checked (suffix, not overwriting) before any work starts."""
     outputs = {"npz": _output_path(args.out, ".npz", args.overwrite)}
     for kind in ("gif", "csv", "bvh"):
         if getattr(args, kind):
@@ -481,8 +481,6 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         outputs = _outputs(args)
-        if len(set(outputs.values())) < len(outputs):
-            raise ValueError("the output files must all be different")
         if args.fps is not None and not args.fps > 0:
             raise ValueError(f"--fps must be positive, got {args.fps}")
         if args.video is not None:
