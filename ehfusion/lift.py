@@ -170,15 +170,19 @@ def lift(keypoints, width=None, height=None, checkpoint="det_one-stage_best_epoc
     if streaming:
         return _lift_streaming(model, name, keypoints, prepared, layout, min_confidence, intrinsics, flip_tta, branch,
                                load_options)
-    return lift_prepared(prepared, model, flip_tta=flip_tta, branch=branch)
+    return _predict(model, name, prepared, flip_tta, branch)
 
 
 def lift_prepared(prepared: PreparedKeypoints, checkpoint, *, flip_tta: bool = True,
                   branch: str | None = None) -> LiftResult:
     """Lift keypoints already prepared by :func:`ehfusion.keypoints.prepare_keypoints` (in the model's layout)."""
+    model, name = load_lifter(checkpoint)
+    return _predict(model, name, prepared, flip_tta, branch)
+
+
+def _predict(model, name: str, prepared: PreparedKeypoints, flip_tta: bool, branch: str | None) -> LiftResult:
     from .evaluation import predict_sequence
 
-    model, name = load_lifter(checkpoint)
     skeleton = _model_skeleton(model)
     if prepared.layout != skeleton.name:
         raise ValueError(f"the keypoints were prepared in the {prepared.layout} layout but {name} predicts "
