@@ -10,16 +10,24 @@ Each notebook in ``notebooks/`` is the one source of two versions: the cells tag
   notebooks and the figures are; ``--answers`` executes the with-answers version into ``outputs/answers/``.
 - ``python -m ehfusion.course list`` lists the notebooks; ``--fast`` runs them in their quick mode; ``--only 03``
   selects notebooks whose file name contains the text.
+
+Parameters are checked before a notebook runs (:func:`check_parameters`): a name its ``parameters`` cell does not
+define, or a value of another kind than the default, is an :class:`ehfusion.errors.ParameterError`; command-line
+mistakes print one line and exit with status 2 (``--debug`` shows the traceback).
 """
 from __future__ import annotations
 
 import argparse
+import ast
+import json
 import os
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import EHFusionError, OutputPathError, ParameterError
 from .paths import OUTPUT_DIR, REPO_DIR
 
 NOTEBOOK_DIR = REPO_DIR / "notebooks"
@@ -29,7 +37,10 @@ SOLUTION_TAG = "solution"
 VERSIONS = ("student", "answers")
 
 __all__ = ["NotebookRun", "SOLUTION_TAG", "VERSIONS", "course_notebooks", "notebook_version", "build_versions",
-           "execute_notebook", "main"]
+           "notebook_parameters", "check_parameters", "execute_notebook", "main"]
+
+#: The default of a parameter that is not a Python literal (any value is accepted for it).
+ANY = object()
 
 
 @dataclass
@@ -83,15 +94,87 @@ def build_versions(out_dir: Path, notebooks: list[Path] | None = None) -> dict[s
     return written
 
 
+def notebook_parameters(source: Path) -> dict:
+    """``{name: default}`` of the notebook's cell tagged ``parameters`` (:data:`ANY` for a non-literal default)."""
+    try:
+        cells = json.loads(Path(source).read_text(encoding="utf-8"))["cells"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ParameterError(f"{source} cannot be read as a notebook ({type(err).__name__}: {err}); "
+                             "restore it from the repository") from None
+    names: dict = {}
+    for cell in cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            code = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            for node in ast.parse(code).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    try:
+                        names[node.targets[0].id] = ast.literal_eval(node.value)
+                    except ValueError:
+                        names[node.targets[0].id] = ANY
+    return names
+
+
+def _same_kind(value, default) -> bool:
+    """``value`` may replace ``default``: a number for a number, a bool for a bool, a list for a tuple, or None."""
+    if default is ANY or default is None or value is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float)) and (isinstance(default, float) or isinstance(value, int))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
+def check_parameters(source: Path, parameters) -> dict:
+    """Check papermill ``parameters`` against the notebook's ``parameters`` cell; returns them as a dict.
+
+    Raises :class:`ParameterError` for a non-dict, a name the notebook does not define, or a value of another kind than
+    its default (see :func:`_same_kind`; anything goes for a parameter whose default is ``None``).
+    """
+    if parameters is None:
+        return {}
+    name = Path(source).name
+    if not isinstance(parameters, Mapping) or not all(isinstance(k, str) for k in parameters):
+        raise ParameterError(f"parameters of {name} must be a dict {{name: value}}, got "
+                             f"{type(parameters).__name__} {str(parameters)[:80]}")
+    known = notebook_parameters(source)
+    unknown = sorted(set(parameters) - set(known))
+    if unknown:
+        raise ParameterError(f"{name} has no parameter {', '.join(unknown)}; its parameters: "
+                             f"{', '.join(known) or 'none'}")
+    for key, value in parameters.items():
+        if not _same_kind(value, known[key]):
+            raise ParameterError(f"{name}: parameter {key} is {str(repr(value))[:60]} ({type(value).__name__}), "
+                                 f"expected a value like its default {known[key]!r} ({type(known[key]).__name__})")
+    return dict(parameters)
+
+
+def _output_folder(path: Path) -> Path:
+    """``path`` unless a file is in the way of that folder (then an :class:`OutputPathError`)."""
+    for folder in (path, *path.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise OutputPathError(f"{folder} is an existing file, but the output folder {path} (--out) must be "
+                                      "a folder; pass another --out")
+            break
+    return path
+
+
 #: Environment of a headless run: figures inline (never a window), no progress bars in the executed notebooks.
 HEADLESS_ENV = {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "TQDM_DISABLE": "1"}
 
 
 def execute_notebook(source: Path, output: Path, parameters: dict | None = None, timeout: int = 1800,
                      version: str = "answers") -> NotebookRun:
-    """Execute one version of a notebook with papermill (kernel ``python3``), working directory ``notebooks/``."""
+    """Execute one version of a notebook with papermill (kernel ``python3``), working directory ``notebooks/``.
+
+    ``parameters`` are checked first (:func:`check_parameters`): a bad one raises :class:`ParameterError`, nothing runs.
+    """
     import papermill
 
+    parameters = check_parameters(source, parameters)
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     error = None
@@ -123,7 +206,7 @@ def _run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out).resolve()
     parameters = {"fast": True} if args.fast else {}
     version = "answers" if args.answers else "student"
-    executed_dir = out_dir / ("answers" if args.answers else "notebooks")
+    executed_dir = _output_folder(out_dir / ("answers" if args.answers else "notebooks"))
     runs = []
     for source in tqdm(notebooks, desc="notebooks", unit="nb"):
         run = execute_notebook(source, executed_dir / source.name, parameters, version=version)
@@ -157,18 +240,26 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", default=str(OUTPUT_DIR), help="output folder (default: outputs/)")
     build = sub.add_parser("build", help="write the student and with-answers versions of every notebook")
     build.add_argument("--out", default=str(OUTPUT_DIR / "course"), help="output folder (default: outputs/course/)")
+    for command in (run, build):
+        command.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub.add_parser("list", help="list the course notebooks")
     args = parser.parse_args(argv)
     if args.command == "list":
         for path in course_notebooks():
             print(path.name)
         return 0
-    if args.command == "build":
-        written = build_versions(Path(args.out))
-        for version, files in written.items():
-            print(f"{version:<8s} {len(files)} notebooks in {Path(args.out).resolve() / version}")
-        return 0
-    return _run(args)
+    try:
+        if args.command == "build":
+            written = build_versions(_output_folder(Path(args.out)))
+            for version, files in written.items():
+                print(f"{version:<8s} {len(files)} notebooks in {Path(args.out).resolve() / version}")
+            return 0
+        return _run(args)
+    except EHFusionError as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
