@@ -362,7 +362,7 @@ def plot_pose_3d(pose, skeleton: Skeleton | str = H36M_17, ax=None, *, coordinat
     points = Skeleton3DArtist(ax, skeleton, colour_by=colour_by, style=style, coordinates=coordinates).update(pose)
     _setup_3d_axes(ax, elev, azim, coordinates)
     centre = points[skeleton.root] if centre is None else _to_plot_coordinates(np.asarray(centre), coordinates)
-    set_axes_equal_3d(ax, centre, radius or _auto_radius(points), zoom=0.9)
+    set_axes_equal_3d(ax, centre, radius or _auto_radius(points), zoom=1.2)
     if title:
         ax.set_title(title)
     return ax
@@ -405,7 +405,7 @@ def plot_prediction_3d(ground_truth, prediction, skeleton: Skeleton | str = H36M
             _error_colourbar(ax.figure, ax, norm, cmap)
     _setup_3d_axes(ax, elev, azim, coordinates)
     both = np.concatenate([gt_points, pred_points])
-    set_axes_equal_3d(ax, gt_points[skeleton.root], radius or _auto_radius(both), zoom=0.9)
+    set_axes_equal_3d(ax, gt_points[skeleton.root], radius or _auto_radius(both), zoom=1.2)
     ax.legend(handles=[Line2D([], [], color="#4d4d4d", lw=4, alpha=0.35, label="ground truth"),
                        Line2D([], [], color="#4d4d4d", lw=2, label="prediction")],
               loc="upper left", fontsize=7, frameon=False)
