@@ -68,6 +68,12 @@ H36M_VALIDATION_SUBJECTS = ("S8",)  # held out from the training subjects to pic
 EMBEDDED_TRAIN_SUBJECTS = H36M_TRAIN_SUBJECTS
 EMBEDDED_TEST_SUBJECTS = H36M_TEST_SUBJECTS
 EMBEDDED_VALIDATION_SUBJECTS = H36M_VALIDATION_SUBJECTS
+#: The embedded dataset's unseen-motion split: these whole clips are held out of training and validation and form the
+#: test set (on the test subjects). One clip from each family, chosen before any result of the split was seen, each
+#: with a relative left in training so that the family is known but the motion is not: locomotion ``run`` (``walk``
+#: stays), martial arts ``spinkick`` (``kick``, ``punch``), acrobatics ``cartwheel`` (``backflip``, ``jump``,
+#: ``spin``), floor motions ``getup_facedown`` (``getup_faceup``, ``crawl``, ``roll``). The dances stay in training.
+EMBEDDED_UNSEEN_MOTIONS = ("run", "spinkick", "cartwheel", "getup_facedown")
 HUMANEVA_TRAIN_SUBJECTS = ("Train/S1", "Train/S2", "Train/S3")
 HUMANEVA_TEST_SUBJECTS = ("Validate/S1", "Validate/S2", "Validate/S3")
 HUMANEVA_VALIDATION_SUBJECTS = ("Train/S3",)
@@ -103,6 +109,7 @@ class DatasetSpec:
     test_subjects: tuple[str, ...]
     validation_subjects: tuple[str, ...]
     how_to_get: str  # shown when the files are missing
+    unseen_motions: tuple[str, ...] = ()  # clips held out of training in the unseen-motion split (none: no such split)
     raw_joint_maps: dict[int, tuple[int, ...]] = field(default_factory=dict)  # joints in file -> kept indices
     keypoint_sources: tuple[str, ...] | None = None  # fixed choices (None: whatever 2D files exist)
     prepare_2d: Callable[[Path, str], Path | None] | None = None  # creates derived 2D files; returns their folder
@@ -181,6 +188,7 @@ register_dataset(
         "`python -m ehfusion.data.embedded --out data/` (needs `pip install pybullet==3.2.7`)",
         keypoint_sources=("gt", "det"),
         prepare_2d=_prepare_embedded_2d,
+        unseen_motions=EMBEDDED_UNSEEN_MOTIONS,
     )
 )
 register_dataset(

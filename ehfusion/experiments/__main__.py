@@ -25,7 +25,7 @@ from pathlib import Path
 from .. import paths
 from ..errors import OutputPathError
 from .results import MODEL_LABELS, load_results, merge_results, paired_differences, summarise
-from .runner import MAPPABLE, MODELS, ExperimentConfig, default_results_path, run_experiments
+from .runner import MAPPABLE, MODELS, SPLITS, ExperimentConfig, default_results_path, run_experiments
 
 DEFAULTS = ExperimentConfig()
 
@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     run.add_argument("-k", "--keypoints", default=DEFAULTS.keypoints, help="2D keypoints (gt, det, ...)")
     run.add_argument("-d", "--dataset", default=DEFAULTS.dataset)
+    run.add_argument("--split", choices=SPLITS, default=DEFAULTS.split,
+                     help="subjects: the Human3.6M protocol; motions: also hold the dataset's unseen motions out of "
+                          "training (they are the test set), results in results/experiments_<keypoints>_motions.json")
+    run.add_argument("--bn-momentum", type=float, nargs=2, default=None, metavar=("START", "END"),
+                     help="BatchNorm momentum schedule (default: the trainer's default for the run's length)")
     run.add_argument("--seeds", type=int, nargs="+", default=list(DEFAULTS.seeds))
     run.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     run.add_argument("-e", "--epochs", type=int, default=DEFAULTS.epochs,
@@ -105,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
                        ("figures", "write the figures to outputs/figures/")):
         sub = commands.add_parser(name, help=text, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         sub.add_argument("-k", "--keypoints", default=DEFAULTS.keypoints)
+        sub.add_argument("--split", choices=SPLITS, default=DEFAULTS.split, help="which split's default results file")
         sub.add_argument("--results", default=None, help="results file (default results/experiments_<keypoints>.json)")
         if name == "summary":
             sub.add_argument("--markdown", action="store_true",
@@ -113,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     merge.add_argument("sources", nargs="+", help="results files to add (same experiment configuration)")
     merge.add_argument("-k", "--keypoints", default=DEFAULTS.keypoints)
+    merge.add_argument("--split", choices=SPLITS, default=DEFAULTS.split, help="which split's default results file")
     merge.add_argument("--results", default=None, help="results file (default results/experiments_<keypoints>.json)")
     merge.add_argument("--replace", action="store_true",
                        help="a (model, seed) already present with other results takes the added file's")
@@ -121,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args) -> ExperimentConfig:
     return ExperimentConfig(
-        keypoints=args.keypoints, dataset=args.dataset, seeds=tuple(args.seeds), models=tuple(args.models),
+        keypoints=args.keypoints, dataset=args.dataset, split=args.split, seeds=tuple(args.seeds),
+        models=tuple(args.models), bn_momentum=tuple(args.bn_momentum) if args.bn_momentum else None,
         epochs=args.epochs, batch_size=args.batch_size, subset=args.subset, lr=args.learning_rate,
         lr_decay=args.lr_decay, stage_split=tuple(args.stage_split), stage3_lr_factor=args.stage3_lr_factor,
         intermediate_selection=args.intermediate_selection,
@@ -196,7 +204,7 @@ def _output_folder(path: Path, option: str) -> Path:
 def main(argv: SequenceOf[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    results = Path(args.results) if args.results else default_results_path(args.keypoints)
+    results = Path(args.results) if args.results else default_results_path(args.keypoints, args.split)
     try:
         _results_file(results)
         if args.command == "merge":

@@ -66,6 +66,7 @@ __all__ = [
     "ExperimentData",
     "stage_epochs",
     "default_results_path",
+    "motion_split",
     "default_checkpoint_dir",
     "load_experiment_data",
     "run_experiments",
@@ -80,9 +81,12 @@ MAPPABLE = (*MODELS, "stage1")
 DEFAULT_STAGE_SPLIT = (0.5, 0.3, 0.2)
 #: ExperimentConfig fields that may differ between runs written to one results file.
 RUN_ONLY_FIELDS = ("seeds", "models", "device", "threads")
-#: ExperimentConfig fields that only change the test evaluation (not the trained weights).
 #: The BatchNorm momentum schedule of VideoPose3D's release, used by every result recorded before it was a field.
 RELEASE_BN_MOMENTUM = (0.1, 0.001)
+#: How the data are split: by subject (the Human3.6M protocol), or also by motion (the dataset's unseen motions are
+#: held out of training and validation and are the whole test set).
+SPLITS = ("subjects", "motions")
+#: ExperimentConfig fields that only change the test evaluation (not the trained weights).
 EVALUATION_ONLY_FIELDS = ("robustness", "sigmas_px", "dropout_rates", "robustness_cameras")
 
 
@@ -92,6 +96,7 @@ class ExperimentConfig:
 
     keypoints: str = "det"
     dataset: str = "embedded"
+    split: str = "subjects"  # "subjects" (Human3.6M protocol) or "motions" (also hold out the unseen motions)
     seeds: tuple[int, ...] = (0,)
     models: tuple[str, ...] = MODELS
     # ------------------------------------------------------------ budget (identical for every model; the defaults are
@@ -142,6 +147,8 @@ class ExperimentConfig:
             raise ValueError(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")
         if not self.seeds:
             raise ValueError("give at least one seed")
+        if self.split not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {self.split!r}")
         if self.intermediate_selection not in ("last", "best"):
             raise ValueError(f"intermediate_selection must be 'last' or 'best', got {self.intermediate_selection!r}")
         if len(self.stage_split) != 3 or any(f <= 0 for f in self.stage_split):
@@ -156,6 +163,7 @@ class ExperimentConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values.setdefault("bn_momentum", RELEASE_BN_MOMENTUM)  # written before the field existed
+        values.setdefault("split", "subjects")
         return cls(**values)
 
     def training_key(self) -> str:
@@ -202,8 +210,23 @@ def stage_epochs(epochs: int, split: SequenceOf[float] = DEFAULT_STAGE_SPLIT) ->
     return first, second, epochs - first - second
 
 
-def default_results_path(keypoints: str) -> Path:
-    return paths.REPO_DIR / "results" / f"experiments_{keypoints}.json"
+def default_results_path(keypoints: str, split: str = "subjects") -> Path:
+    """``results/experiments_<keypoints>.json``; the unseen-motion split's is ``..._<keypoints>_motions.json``."""
+    suffix = "" if split == "subjects" else f"_{split}"
+    return paths.REPO_DIR / "results" / f"experiments_{keypoints}{suffix}.json"
+
+
+def motion_split(dataset, actions=None) -> tuple[list[str], list[str]]:
+    """``(seen, unseen)`` action base names of the unseen-motion split (``dataset.spec.unseen_motions`` are unseen)."""
+    unseen = set(dataset.spec.unseen_motions)
+    if not unseen:
+        raise ValueError(f"the {dataset.spec.name} dataset defines no unseen motions; use split='subjects'")
+    names = list(actions) if actions else sorted({a.split(" ")[0] for s in dataset.subjects for a in dataset.actions(s)})
+    seen, held_out = [a for a in names if a not in unseen], [a for a in names if a in unseen]
+    if not seen or not held_out:
+        raise ValueError(f"the unseen-motion split needs seen and unseen actions; unseen are {sorted(unseen)}, "
+                         f"the chosen actions {names}")
+    return seen, held_out
 
 
 def default_checkpoint_dir(config: ExperimentConfig) -> Path:
@@ -232,7 +255,8 @@ class ExperimentData:
 
 
 def load_experiment_data(config: ExperimentConfig, dataset=None) -> ExperimentData:
-    """Load the dataset (or use ``dataset``, a :class:`~ehfusion.data.PoseDataset`) and split it by subject."""
+    """Load the dataset (or use ``dataset``, a :class:`~ehfusion.data.PoseDataset`) and split it by subject (and by
+    motion for ``split="motions"``: training and validation see no unseen motion, the test set holds only those)."""
     from ..training import split_validation
 
     if dataset is None:
@@ -242,9 +266,12 @@ def load_experiment_data(config: ExperimentConfig, dataset=None) -> ExperimentDa
     train_subjects = list(dataset.split_subjects("train"))
     test_subjects = list(dataset.split_subjects("test"))
     val_subjects = list(config.val_subjects or dataset.split_subjects("validation"))
-    train_all = dataset.sequences(train_subjects, config.actions, config.cameras)
+    train_actions = test_actions = config.actions
+    if config.split == "motions":
+        train_actions, test_actions = motion_split(dataset, config.actions)
+    train_all = dataset.sequences(train_subjects, train_actions, config.cameras)
     train, validation = split_validation(train_all, val_subjects)
-    test = dataset.sequences(test_subjects, config.actions, config.cameras)
+    test = dataset.sequences(test_subjects, test_actions, config.cameras)
     if not test:
         raise ValueError(f"no test sequences for subjects {test_subjects} with the chosen actions/cameras")
     robust = test if config.robustness_cameras is None else [s for s in test if s.camera in config.robustness_cameras]
