@@ -480,6 +480,18 @@ def check_schema(payload: Mapping, path: str | Path = "checkpoint") -> None:
             f"{path}: model_config describes a model of up to {estimate / 1e9:.1f} billion parameters, more than the "
             f"{MAX_MODEL_PARAMETERS / 1e9:.0f} billion this package builds; {fix}"
         )
+    _model_config(config, path)
+
+
+def _model_config(config: Mapping, path: str | Path):
+    """``ModelConfig.from_dict(config)`` (cheap: builds no model); its own validation errors become CheckpointError."""
+    from .models import ModelConfig
+
+    try:
+        return ModelConfig.from_dict(config)
+    except (ValueError, KeyError, TypeError) as err:  # what ModelConfig's own validation raises
+        raise CheckpointError(f"{path}: its model_config is not a valid model ({err.args[0] if err.args else err}); "
+                              "the file is damaged or from an incompatible version of ehfusion") from None
 
 
 def load_checkpoint(
@@ -492,15 +504,11 @@ def load_checkpoint(
 
     ``build=False`` skips building the model (``ckpt.model`` is ``None``) when only the metadata is needed.
     """
-    from .models import ModelConfig, build_model
+    from .models import build_model
 
     path = resolve_checkpoint(path_or_name, directories)
     payload = read_checkpoint(path, map_location=map_location)
-    try:
-        config = ModelConfig.from_dict(payload["model_config"])
-    except (ValueError, KeyError, TypeError) as err:  # what ModelConfig's own validation raises
-        raise CheckpointError(f"{path}: its model_config is not a valid model ({err.args[0] if err.args else err}); "
-                              "the file is damaged or from an incompatible version of ehfusion") from None
+    config = _model_config(payload["model_config"], path)
     meta = {k: v for k, v in payload.items() if k not in STATE_KEYS}
     state = {k: payload.get(k) for k in STATE_KEYS}
     model = None
