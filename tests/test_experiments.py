@@ -406,3 +406,14 @@ def test_figures_are_drawn_from_records(tmp_path):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_the_detached_one_stage_model_differs_only_in_its_gradient_path():
+    from ehfusion.experiments.runner import MODELS, ExperimentConfig
+
+    config = ExperimentConfig()
+    detached, plain = config.model_config("one-stage-detached"), config.model_config("one-stage")
+    assert "one-stage-detached" in MODELS
+    assert detached.detach_fusion_input and not plain.detach_fusion_input
+    assert {k: v for k, v in vars(detached).items() if k != "detach_fusion_input"} == \
+        {k: v for k, v in vars(plain).items() if k != "detach_fusion_input"}

@@ -45,7 +45,7 @@ __all__ = [
 
 RESULT_FORMAT = 1
 #: Models of the ablation, in table order.
-MODEL_ORDER = ("videopose3d", "no-fusion", "fc", "nddr", "heterogeneous", "one-stage")
+MODEL_ORDER = ("videopose3d", "no-fusion", "fc", "nddr", "heterogeneous", "one-stage", "one-stage-detached")
 #: How each model is named in tables and figures.
 MODEL_LABELS = {
     "videopose3d": "VideoPose3D (TCN)",
@@ -54,6 +54,7 @@ MODEL_LABELS = {
     "nddr": "EHFusion, NDDR fusion",
     "heterogeneous": "EHFusion, heterogeneous (3-stage)",
     "one-stage": "EHFusion, heterogeneous (1-stage)",
+    "one-stage-detached": "EHFusion, 1-stage, fused input detached",
 }
 
 

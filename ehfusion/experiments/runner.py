@@ -9,6 +9,8 @@ Models (names used in the results file, in table order):
 ``nddr``          three-stage EHFusion with NDDR fusion for every group
 ``heterogeneous`` three-stage EHFusion with heterogeneous fusion (FC for the torso, NDDR for the limbs)
 ``one-stage``     EHFusion with heterogeneous fusion trained in one stage (plain and fused decoders together)
+``one-stage-      the same with ``detach_fusion_input=True``: the fused branch's gradient does not reach the
+detached``        encoders through the fusion inputs (the release's choice)
 ================= ==========================================================================================
 
 **Budget.** Every model sees the same number of training windows: ``epochs`` passes over the same fraction
@@ -194,6 +196,9 @@ class ExperimentConfig:
             return stage_config(self.ehfusion_config(model), "three-stage", stage)
         if model == "one-stage":
             return stage_config(self.ehfusion_config("heterogeneous"), "one-stage")
+        if model == "one-stage-detached":
+            detached = dataclasses.replace(self.ehfusion_config("heterogeneous"), detach_fusion_input=True)
+            return stage_config(detached, "one-stage")
         raise ValueError(f"unknown model {model!r}; choose from {', '.join(MAPPABLE)}")
 
 
@@ -514,8 +519,8 @@ class _SeedRuns:
             run = self._train(cfg.model_config(model), cfg.epochs, lr, f"no-fusion_seed{seed}_best_epoch.bin",
                               self._info("three-stage", 1))
             return run.checkpoint, self._fields([run], [cfg.epochs])
-        if model == "one-stage":
-            run = self._train(cfg.model_config(model), cfg.epochs, lr, f"one-stage_seed{seed}_best_epoch.bin",
+        if model in ("one-stage", "one-stage-detached"):
+            run = self._train(cfg.model_config(model), cfg.epochs, lr, f"{model}_seed{seed}_best_epoch.bin",
                               self._info("one-stage", 1))
             return run.checkpoint, self._fields([run], [cfg.epochs])
         if model in FUSION_VARIANTS:
