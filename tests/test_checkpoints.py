@@ -106,7 +106,8 @@ def test_resolve_by_path_by_name_and_listing(tmp_path):
         resolve_checkpoint("missing.bin", [first, second])
     assert "gt_one-stage_best_epoch.bin" in str(err.value) and "det_one-stage_best_epoch.bin" in str(err.value)
     (first / "broken.bin").write_bytes(b"x")
-    listing = list_checkpoints(first)
+    with pytest.warns(UserWarning, match="skipped broken.bin"):
+        listing = list_checkpoints(first)
     assert list(listing) == ["broken.bin", "gt_one-stage_best_epoch.bin"]
     assert "unreadable" in listing["broken.bin"]
     assert "one-stage on embedded/gt" in listing["gt_one-stage_best_epoch.bin"]

@@ -81,11 +81,14 @@ def load_results(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"no results file {path}; create it with `python -m ehfusion.experiments run ...`")
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path} is not valid JSON ({err}); delete it and re-run the experiments") from None
-    if not isinstance(data, dict) or "records" not in data:
-        raise ValueError(f"{path} is not an experiments results file (no 'records'); was it written by "
+    if not isinstance(data, dict) or not isinstance(data.get("records"), list):
+        raise ValueError(f"{path} is not an experiments results file (no list of 'records'); was it written by "
+                         "ehfusion.experiments?")
+    if not isinstance(data.get("format", 0), int):
+        raise ValueError(f"{path}: format is {data['format']!r}, expected an integer; was it written by "
                          "ehfusion.experiments?")
     if data.get("format", 0) > RESULT_FORMAT:
         raise ValueError(f"{path} has results format {data['format']}, newer than this ehfusion ({RESULT_FORMAT})")
