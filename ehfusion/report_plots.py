@@ -1,7 +1,8 @@
 """Figures for training runs and evaluation results: training curves, per-action bars and per-joint errors.
 
-Each function draws into a new figure (or the given axes) and returns the ``matplotlib.figure.Figure``; save it with
-:func:`ehfusion.visualisation.save_figure` (atomic) or pass ``path=``.
+Each function draws into a new figure (or the given axes), in the project's figure style (:mod:`ehfusion.style`), and
+returns the ``matplotlib.figure.Figure``; save it with :func:`ehfusion.visualisation.save_figure` (atomic) or pass
+``path=``.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pandas as pd
 import seaborn as sns
 
 from .evaluation import METRICS, EvaluationResult
+from .style import styled
 from .training import TrainConfig, history_frame
 
 __all__ = [
@@ -42,6 +44,7 @@ def _as_results(results: EvaluationResult | Mapping[str, EvaluationResult]) -> d
     return dict(results)
 
 
+@styled
 def plot_schedules(config: TrainConfig, *, path=None):
     """The learning rate and the BatchNorm momentum that each epoch of ``config`` uses."""
     epochs = list(range(1, config.epochs + 1))
@@ -61,6 +64,7 @@ def plot_schedules(config: TrainConfig, *, path=None):
     return _save(fig, path)
 
 
+@styled
 def plot_training_curves(history: SequenceOf[dict] | pd.DataFrame, *, title: str | None = None,
                          best_epoch: int | None = None, path=None):
     """Training loss and validation P1 per branch (mm) against the epoch, and the learning rate.
@@ -102,6 +106,7 @@ def plot_training_curves(history: SequenceOf[dict] | pd.DataFrame, *, title: str
     return _save(fig, path)
 
 
+@styled
 def plot_stage_curves(histories: Mapping[str, SequenceOf[dict]], *, title: str | None = None, path=None):
     """Training loss and validation P1 of consecutive stages on one epoch axis, each stage shaded.
 
@@ -153,6 +158,7 @@ def results_long_frame(results: EvaluationResult | Mapping[str, EvaluationResult
     return pd.concat(frames, ignore_index=True)
 
 
+@styled
 def plot_per_action(results: EvaluationResult | Mapping[str, EvaluationResult], metric: str = "P1", *,
                     ax=None, title: str | None = None, path=None):
     """Grouped bars: ``metric`` (mm) per action for each labelled result, with the average over actions last."""
@@ -164,14 +170,16 @@ def plot_per_action(results: EvaluationResult | Mapping[str, EvaluationResult], 
     averages = pd.DataFrame([{"label": k, "action": "Average", "metric": metric, "mm": r.overall[metric]}
                              for k, r in results.items()])
     long = pd.concat([long, averages], ignore_index=True)
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(max(6.0, 0.7 * long["action"].nunique()
-                                                                              * max(1, len(results)) ** 0.5), 4))
+    # about 0.25 inch per bar, between 6 and 11 inches wide (the legend goes beside the axes)
+    width = min(11.0, max(6.0, 1.5 + 0.25 * long["action"].nunique() * max(1, len(results))))
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(width, 4))
     sns.barplot(data=long, x="action", y="mm", hue="label", ax=ax, palette="deep")
     _finish_bars(fig, ax, len(results), f"{metric} (mm)", title or f"{metric} per action (mean over actions last)",
                  rotation=45)
     return _save(fig, path)
 
 
+@styled
 def plot_per_joint(results: EvaluationResult | Mapping[str, EvaluationResult], *, ax=None,
                    title: str | None = None, path=None):
     """Bars of MPJPE per joint (mm, averaged over actions) for each labelled result, joints grouped by body part."""

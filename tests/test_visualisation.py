@@ -16,6 +16,7 @@ from PIL import Image  # noqa: E402
 from browser_support import make_sequence, walking_poses  # noqa: E402
 from ehfusion import visualisation as vis  # noqa: E402
 from ehfusion.skeleton import COCO_17, H36M_17, HUMANEVA_15  # noqa: E402
+from ehfusion.style import STYLE  # noqa: E402
 
 # Tests that check input errors build animations they never save; matplotlib warns when those are collected.
 pytestmark = pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
@@ -259,3 +260,69 @@ def test_save_figure_writes_a_readable_png(sequence, tmp_path):
         assert image.format == "PNG"
     with pytest.raises(ValueError, match="suffix"):
         vis.save_figure(ax.figure, tmp_path / "pose")
+
+
+# -------------------------------------------------------------------------------------------------- one figure style
+@pytest.mark.parametrize("skeleton", [H36M_17, HUMANEVA_15])
+def test_group_colours_keep_the_side_meaning(skeleton):
+    """A group is drawn in a shade of its side's colour: blue stays left and red right in every figure."""
+    from matplotlib.colors import to_rgb
+
+    by_group, by_side = vis.joint_colours(skeleton, by="group"), vis.joint_colours(skeleton, by="side")
+    for j in range(skeleton.num_joints):
+        side = skeleton.side_of(j)
+        red, _green, blue = to_rgb(by_group[j])
+        if side == "left":
+            assert blue > red
+        elif side == "right":
+            assert red > blue
+        else:
+            assert by_group[j] == by_side[j]
+
+
+def test_figures_are_drawn_in_the_project_style(sequence):
+    with matplotlib.rc_context({"font.size": 20.0, "axes.spines.top": True}):
+        ax = vis.plot_pose_2d(sequence.keypoints_2d[0])
+        assert ax.title.get_fontsize() == STYLE["axes.titlesize"]
+        assert not ax.spines["top"].get_visible()
+        assert matplotlib.rcParams["font.size"] == 20.0                  # the caller's settings are left alone
+
+
+def test_group_colouring_names_the_groups_and_zoom_frames_the_person(sequence):
+    keypoints = sequence.keypoints_2d[0]
+    ax = vis.plot_pose_2d(keypoints, units="pixels", image_size=(1000, 1000), colour_by="group", zoom=True)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [g.name.replace("_", " ") for g in H36M_17.groups]
+    pixels = vis.normalised_to_pixels(keypoints, 1000, 1000)
+    (x0, x1), (y1, y0) = ax.get_xlim(), ax.get_ylim()
+    assert x0 < pixels[:, 0].min() and pixels[:, 0].max() < x1 and y0 < pixels[:, 1].min() and pixels[:, 1].max() < y1
+    assert x1 - x0 < 1000                                                # closer than the whole image
+    assert vis.plot_pose_2d(keypoints).get_legend() is None              # side colours: no legend by default
+
+
+def test_joint_dots_do_not_hide_the_bone_colours(sequence):
+    ax = vis.plot_pose_2d(sequence.keypoints_2d[0])
+    joints = next(line for line in ax.get_lines() if line.get_gid() == "joints")
+    assert joints.get_markerfacecolor() == "white"
+
+
+def test_frame_panel_error_axis_is_never_clipped(sequence):
+    panel = vis.PoseFramePanel(dpi=30, max_error_mm=150.0)
+    gt = sequence.poses_3d[0]
+    errors = panel.update(sequence.keypoints_2d[0], gt, gt + 0.3)       # about 300-500 mm per joint
+    assert panel.ax_err.get_xlim()[1] >= errors.max() > 150.0
+    panel.set_error_limit(0.0)
+    assert panel.ax_err.get_xlim()[1] == 150.0                          # never below the colour scale
+
+
+def test_parameter_breakdown_names_every_part():
+    import pandas as pd
+
+    from ehfusion.models.figures import plot_parameter_breakdown
+
+    table = pd.DataFrame({"name": ["a", "b"], "architecture": ["ehfusion", "ehfusion"],
+                          "params.local_encoders": [3e6, 4e6], "params.camera_embedding": [2304, 2304],
+                          "params.network": [0, 0], "params.total": [3.0023e6, 4.0023e6]})
+    ax = plot_parameter_breakdown(table)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == "local encoders" and labels[1].startswith("camera embedding (2.3 k")
+    assert len(labels) == 2 and ax.get_ylabel() == ""                    # no empty part, no pandas "name" label

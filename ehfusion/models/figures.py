@@ -1,32 +1,39 @@
 """Figures of the architecture: the group/fusion diagram, the encodings of a clip, the receptive field.
 
 Every function takes an optional ``ax`` (or creates a figure), returns what it drew on and never calls ``plt.show()``.
-Group colours are the ``tab10`` colours in group order, as in :func:`ehfusion.visualisation.joint_colours`.
+Group colours are :func:`ehfusion.style.group_colours` (shades of the body-side colours, torso grey), as in
+:func:`ehfusion.visualisation.joint_colours`; boxes use light tints of them so their labels stay readable.
 """
 from __future__ import annotations
 
 import math
 from typing import Sequence
 
-import matplotlib
 import numpy as np
 import torch
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
+from .. import style
 from ..skeleton import Skeleton, get_skeleton
 from .encodings import encode_window, reference_index
 from .fusion import OPERATORS_BY_VARIANT
 
-__all__ = ["group_colours", "draw_architecture", "draw_nddr", "plot_encodings", "draw_receptive_field"]
+__all__ = ["group_colours", "draw_architecture", "draw_nddr", "plot_encodings", "draw_receptive_field",
+           "plot_parameter_breakdown"]
 
 _OPERATOR_LABELS = {"fc": "FC block", "nddr": "NDDR layer"}
 
 
 def group_colours(skeleton: Skeleton | str) -> list:
-    """One colour per joint group."""
-    palette = matplotlib.colormaps["tab10"].colors
-    return [palette[i % len(palette)] for i in range(len(get_skeleton(skeleton).groups))]
+    """One colour per joint group (the project's group colours: left blue shades, right red shades, torso grey)."""
+    return style.group_colours(skeleton)
+
+
+def _tint(colour, amount: float = 0.6) -> tuple:
+    """``colour`` mixed with white (``amount`` of white): the same hue, light enough for black text."""
+    return tuple(c + (1.0 - c) * amount for c in to_rgb(colour))
 
 
 def _new_ax(ax, figsize):
@@ -46,6 +53,7 @@ def _arrow(ax, start, end, colour="#555555", width=0.8, style="-|>", rad=0.0, al
                                  connectionstyle=f"arc3,rad={rad}", alpha=alpha, shrinkA=1, shrinkB=1))
 
 
+@style.styled
 def draw_architecture(skeleton: Skeleton | str = "h36m", fusion: str = "heterogeneous", ax=None,
                       latent: int = 256, angle_features: int = 64, camera_features: int = 64):
     """Block diagram of EHFusion for a layout: per group encoders, the fusion paths and operators, the decoders."""
@@ -53,6 +61,7 @@ def draw_architecture(skeleton: Skeleton | str = "h36m", fusion: str = "heteroge
     skeleton.require_groups()
     groups = skeleton.groups
     colours = group_colours(skeleton)
+    tints = [_tint(c) for c in colours]
     ax = _new_ax(ax, (12, 6.5))
     n = len(groups)
     rows = {i: n - 1 - i for i in range(n)}  # torso at the top
@@ -61,13 +70,13 @@ def draw_architecture(skeleton: Skeleton | str = "h36m", fusion: str = "heteroge
     for i, group in enumerate(groups):
         y = rows[i] * 1.25
         names = ", ".join(skeleton.joint_names[j] for j in group.joints)
-        _box(ax, x_in, y, 1.1, 0.8, f"{group.name}\n{len(group)} joints", colours[i], bold=True)
+        _box(ax, x_in, y, 1.1, 0.8, f"{group.name}\n{len(group)} joints", tints[i], edge=colours[i], bold=True)
         ax.text(x_in, y - 0.52, names, ha="center", va="top", fontsize=5.2, color="#333333", wrap=True)
         _box(ax, x_enc, y + 0.22, 1.55, 0.36, f"local TCN ({6 * len(group)} ch in)", "#dfe9f5")
         _box(ax, x_enc, y - 0.22, 1.55, 0.36, f"angle TCN ({len(group)} ch in)", "#e8f2df")
         _arrow(ax, (x_in + 0.55, y + 0.1), (x_enc - 0.78, y + 0.22))
         _arrow(ax, (x_in + 0.55, y - 0.1), (x_enc - 0.78, y - 0.22))
-        _box(ax, x_feat, y + 0.22, 0.9, 0.32, f"local {L}", colours[i])
+        _box(ax, x_feat, y + 0.22, 0.9, 0.32, f"local {L}", tints[i], edge=colours[i])
         _box(ax, x_feat, y - 0.22, 0.9, 0.32, f"angle {A}", "#e8f2df")
         _arrow(ax, (x_enc + 0.78, y + 0.22), (x_feat - 0.45, y + 0.22))
         _arrow(ax, (x_enc + 0.78, y - 0.22), (x_feat - 0.45, y - 0.22))
@@ -87,7 +96,7 @@ def draw_architecture(skeleton: Skeleton | str = "h36m", fusion: str = "heteroge
         _box(ax, x_dec, y, 2.0, 0.75, f"decoder (FC block)\n{inputs}", "#eeeeee", fontsize=7)
         _arrow(ax, (x_feat + 0.45, y + 0.22), (x_dec - 1.0, y + 0.2), colours[i], 0.8, rad=-0.15)
         _arrow(ax, (x_feat + 0.45, y - 0.22), (x_dec - 1.0, y - 0.2), "#6a9a3a", 0.8, rad=0.15)
-        _box(ax, x_out, y, 1.1, 0.45, f"{len(group)} x 3D", colours[i], bold=True)
+        _box(ax, x_out, y, 1.1, 0.45, f"{len(group)} x 3D", tints[i], edge=colours[i], bold=True)
         _arrow(ax, (x_dec + 1.0, y), (x_out - 0.55, y))
     top = (n - 1) * 1.25 + 1.15
     _box(ax, x_enc, top, 1.9, 0.45, f"global FC encoder\nreference frame, {2 * skeleton.num_joints} -> {L}", "#f5e6f7")
@@ -107,6 +116,7 @@ def draw_architecture(skeleton: Skeleton | str = "h36m", fusion: str = "heteroge
     return ax
 
 
+@style.styled
 def plot_encodings(window, skeleton: Skeleton | str = "h36m", causal: bool = False, fig: Figure | None = None,
                    fps: float | None = None) -> Figure:
     """Heat maps (joints x frames) of the four encodings of one window ``(T, J, 2)`` of normalised keypoints.
@@ -156,6 +166,7 @@ def plot_encodings(window, skeleton: Skeleton | str = "h36m", causal: bool = Fal
     return fig
 
 
+@style.styled
 def draw_receptive_field(filter_widths: Sequence[int], causal: bool = False, ax=None):
     """Which input frames one output frame sees, layer by layer (dilated form: dilation = product of earlier widths)."""
     widths = tuple(int(w) for w in filter_widths)
@@ -200,6 +211,7 @@ def draw_receptive_field(filter_widths: Sequence[int], causal: bool = False, ax=
     return ax
 
 
+@style.styled
 def draw_nddr(skeleton: Skeleton | str = "h36m", limb: int = 1, latent: int = 256, parts: int = 4, ax=None):
     """How the NDDR layer builds one limb's fused feature from the other groups' local features.
 
@@ -217,7 +229,8 @@ def draw_nddr(skeleton: Skeleton | str = "h36m", limb: int = 1, latent: int = 25
     L = latent
     for row, g in enumerate(others):
         y = 3.2 - row * 0.8
-        _box(ax, 0.9, y, 1.5, 0.55, f"{names[g]}\nlocal feature ({L})", colour=colours[g], fontsize=7)
+        _box(ax, 0.9, y, 1.5, 0.55, f"{names[g]}\nlocal feature ({L})", colour=_tint(colours[g]), edge=colours[g],
+             fontsize=7)
         _arrow(ax, (1.68, y), (2.6, 2.0))
     _box(ax, 3.3, 2.0, 1.3, 2.6, f"concatenate\nthe other\ngroups\n({len(others) * L})", fontsize=7.5)
     for k in range(parts):
@@ -227,7 +240,8 @@ def draw_nddr(skeleton: Skeleton | str = "h36m", limb: int = 1, latent: int = 25
         _arrow(ax, (6.85, y), (7.75, 2.0))
     _box(ax, 8.4, 2.0, 1.25, 1.3, f"concatenate\n({L})", fontsize=7.5)
     _arrow(ax, (9.05, 2.0), (9.55, 2.0))
-    _box(ax, 10.35, 2.0, 1.5, 0.8, f"fused feature\nof the {names[limb]} ({L})", colour=colours[limb], fontsize=7.5,
+    _box(ax, 10.35, 2.0, 1.5, 0.8, f"fused feature\nof the {names[limb]} ({L})", colour=_tint(colours[limb]),
+         edge=colours[limb], fontsize=7.5,
          bold=True)
     ax.text(5.9, 0.35, f"{parts} parallel 1x1 convolutions = one {len(others) * L}->{L} linear map with stacked "
             "weights; one layer shared by the four limbs, BatchNorm statistics per limb",
@@ -235,4 +249,46 @@ def draw_nddr(skeleton: Skeleton | str = "h36m", limb: int = 1, latent: int = 25
     ax.set(xlim=(0, 11.2), ylim=(0, 3.7))
     ax.axis("off")
     ax.set_title(f"NDDR fusion for the {names[limb]}", fontsize=10)
+    return ax
+
+
+@style.styled
+def plot_parameter_breakdown(table, ax=None, title: str = "Where EHFusion's parameters are"):
+    """Stacked bars of the parameters of each model part (millions), one bar per EHFusion row of
+    :func:`ehfusion.models.introspection.model_table`'s table.
+
+    Parts without parameters in any row are left out; parts too small to see at this scale (under 1 % of the largest
+    bar) keep their bar and say their size in the legend, so no part is invisible without notice.
+    """
+    import matplotlib
+
+    rows = table[table["architecture"] == "ehfusion"] if "architecture" in table else table
+    if "name" in rows:
+        rows = rows.set_index("name")
+    parts = rows.filter(like="params.").drop(columns="params.total", errors="ignore")
+    parts = parts.loc[:, (parts > 0).any()] / 1e6
+    if parts.empty:
+        raise ValueError("the table has no EHFusion rows with params.* columns: build it with model_table(configs)")
+    parts.columns = [c.removeprefix("params.").replace("_", " ").replace(".", ": ") for c in parts.columns]
+    ax = _new_ax(ax, (11, 0.5 * len(parts) + 1.8))
+    palette = matplotlib.colormaps["tab10"].colors
+    left = np.zeros(len(parts))
+    largest = float(parts.sum(axis=1).max())
+    positions = np.arange(len(parts))
+    for k, column in enumerate(parts.columns):
+        values = parts[column].to_numpy()
+        small = values.max() < 0.01 * largest
+        label = f"{column} ({values.max() * 1e3:.1f} k, too small to see)" if small else column
+        ax.barh(positions, values, left=left, color=palette[k % len(palette)], label=label, height=0.6)
+        left += values
+    for y, total in zip(positions, left):
+        ax.text(total, y, f" {total:.1f} M", va="center", fontsize=8)
+    ax.set_yticks(positions, list(parts.index))
+    ax.invert_yaxis()
+    ax.set_xlim(0, largest * 1.12)
+    ax.set_xlabel("parameters (millions)")
+    ax.set_ylabel("")
+    ax.set_title(title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
+    ax.grid(axis="x")
     return ax
