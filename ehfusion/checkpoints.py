@@ -431,13 +431,15 @@ _CONFIG_SCHEMA = {
 def estimated_parameters(config: Mapping) -> int:
     """An upper estimate of the parameters of the model ``config`` describes, without building it.
 
-    Every layer is at most ``widest size`` squared times its filter width; per temporal layer and residual block there
-    are at most 16 such layers over all groups and branches (the models have about 10). Defaults fill missing fields.
+    Every layer is at most ``widest size`` squared times its filter width (sizes below 64 count as 64: the joint
+    inputs and outputs); per temporal layer and residual block there are at most 16 such layers over all groups and
+    branches (the models have about 10). The VideoPose3D baseline only has ``channels``. Defaults fill missing fields.
     """
     from .models import ModelConfig
 
     default = ModelConfig()
-    widest = max(int(config.get(name, getattr(default, name))) for name in SIZE_FIELDS)
+    used = ("channels",) if config.get("architecture") == "videopose3d" else SIZE_FIELDS
+    widest = max(64, *(int(config.get(name, getattr(default, name))) for name in used))
     widths = config.get("filter_widths", default.filter_widths)
     blocks = sum(int(config.get(name, getattr(default, name))) for name in ("global_blocks", "decoder_blocks",
                                                                             "fusion_blocks"))

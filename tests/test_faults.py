@@ -469,3 +469,13 @@ def test_every_error_type_is_a_value_error_with_one_base():
     for error in (DataFileError, KeypointFileError, CheckpointError, OutputPathError, ParameterError):
         assert issubclass(error, EHFusionError) and issubclass(error, ValueError)
     assert issubclass(OutputPathError, OSError)
+
+
+@pytest.mark.parametrize("config", [
+    TINY, ModelConfig(), ModelConfig(architecture="videopose3d", channels=512),
+    ModelConfig(filter_widths=(3, 3, 3, 3, 3), latent=512, fusion="fc"), ModelConfig(fusion="none", hidden=64),
+], ids=["tiny", "default", "videopose3d", "243 frames", "no fusion"])
+def test_the_size_estimate_is_an_upper_bound(config):
+    """The checkpoint size limit never refuses a model smaller than it: the estimate is at least the real count."""
+    actual = sum(p.numel() for p in build_model(config).parameters())
+    assert actual <= checkpoints.estimated_parameters(config.to_dict()) <= 50 * actual
