@@ -436,7 +436,7 @@ def _main_video(args, outputs: dict[str, Path]) -> None:
         from .video.animation import write_video_gif
 
         start = time.perf_counter()
-        write_video_gif(done, outputs["gif"], overwrite=args.overwrite)
+        write_video_gif(done, outputs["gif"], overwrite=args.overwrite, progress=args.progress)
         done.seconds["gif"] = time.perf_counter() - start
     rates = done.frames_per_second()
     print("frames/s per stage: " + ", ".join(f"{stage} {rate:.1f}" for stage, rate in rates.items()))

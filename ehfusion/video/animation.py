@@ -8,9 +8,10 @@ from .. import visualisation as vis
 __all__ = ["animate_video_lift", "write_video_gif"]
 
 
-def animate_video_lift(video_lift, *, fps: float = 10.0, title: str | None = None):
+def animate_video_lift(video_lift, *, fps: float = 10.0, title: str | None = None, progress=None):
     """A Matplotlib animation of the frames kept by :func:`~ehfusion.video.pipeline.detect_video` (``thumbnails``):
-    left the frame with the 2D input (filled joints hollow), right the 3D pose (root-relative, camera axes)."""
+    left the frame with the 2D input (filled joints hollow), right the 3D pose (root-relative, camera axes).
+    ``progress``: a tqdm bar advanced once per frame drawn."""
     import matplotlib.pyplot as plt
     from matplotlib import animation
 
@@ -46,26 +47,33 @@ def animate_video_lift(video_lift, *, fps: float = 10.0, title: str | None = Non
         filled.set_data(keypoints[result.filled_mask[frame], 0], keypoints[result.filled_mask[frame], 1])
         artist_3d.update(result.poses_3d[frame])
         heading.set_text(f"{name}  |  frame {frame} / {result.num_frames - 1}  ({frame / video_lift.fps:.2f} s)")
+        if progress is not None and progress.n < len(frames):
+            progress.update(1)
         return []
 
     draw(0)
     fig.tight_layout()
+    if progress is not None:
+        progress.reset()
     anim = animation.FuncAnimation(fig, draw, frames=len(frames), interval=1000.0 / fps, blit=False)
     anim.fps = fps
     anim.video_figure = fig
     return anim
 
 
-def write_video_gif(video_lift, path, *, fps: float = 10.0, overwrite: bool = False) -> Path:
+def write_video_gif(video_lift, path, *, fps: float = 10.0, overwrite: bool = False, progress: bool = False) -> Path:
     """Write :func:`animate_video_lift` to ``path`` (``.gif``) atomically; an existing file is kept unless
-    ``overwrite``."""
+    ``overwrite``; ``progress`` shows a progress bar."""
     import matplotlib.pyplot as plt
+    from tqdm.auto import tqdm
 
     from ..lift import _output_path
 
     path = _output_path(path, ".gif", overwrite)
-    anim = animate_video_lift(video_lift, fps=fps)
+    bar = tqdm(total=len(video_lift.detections.thumbnails), desc="draw the GIF", unit="frame", disable=not progress)
+    anim = animate_video_lift(video_lift, fps=fps, progress=bar)
     try:
         return vis.save_animation(anim, path)
     finally:
+        bar.close()
         plt.close(anim.video_figure)

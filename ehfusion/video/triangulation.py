@@ -1,11 +1,12 @@
 """Triangulate 3D points from several calibrated views: confidence-weighted DLT, and its reprojection error.
 
 For a point seen at pixel :math:`(u_v, w_v)` with confidence :math:`c_v` by camera :math:`v` with projection matrix
-:math:`P_v` (rows :math:`\\mathbf p_v^1, \\mathbf p_v^2, \\mathbf p_v^3`), the homogeneous point :math:`\\mathbf X`
-minimises :math:`\\lVert A \\mathbf X \\rVert` with :math:`\\lVert \\mathbf X \\rVert = 1`, where every view adds the two
-rows :math:`c_v (u_v \\mathbf p_v^3 - \\mathbf p_v^1)` and :math:`c_v (w_v \\mathbf p_v^3 - \\mathbf p_v^2)` (the
-direct linear transform, each view weighted by its confidence). The solution is the right singular vector of
-:math:`A` with the smallest singular value. Views below ``min_confidence`` get weight 0; a point needs two views.
+:math:`P_v` (rows :math:`\\mathbf p_v^1, \\mathbf p_v^2, \\mathbf p_v^3`), the homogeneous point
+:math:`\\mathbf X` minimises :math:`\\lVert A \\mathbf X \\rVert` with :math:`\\lVert \\mathbf X \\rVert = 1`,
+where every view adds the two rows :math:`c_v (u_v \\mathbf p_v^3 - \\mathbf p_v^1)` and
+:math:`c_v (w_v \\mathbf p_v^3 - \\mathbf p_v^2)` (the direct linear transform, each view weighted by its
+confidence). The solution is the right singular vector of :math:`A` with the smallest singular value. Views below
+``min_confidence`` get weight 0; a point needs two views.
 Lens distortion is ignored (pinhole projections).
 """
 from __future__ import annotations
