@@ -7,7 +7,9 @@ given in order and a detector is used for one video.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from typing import Protocol
 
 import numpy as np
@@ -58,16 +60,23 @@ class BlazePoseDetector:
                 f"ship no pose model); install the release the project uses: pip install --no-deps mediapipe==0.10.21"
             ) from None
         # Complexity 1 only: its model ships in the wheel, while complexities 0 and 2 download theirs at run time.
-        self._pose = solution.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=True,
-                                   min_detection_confidence=float(min_detection_confidence),
-                                   min_tracking_confidence=float(min_tracking_confidence))
+        self._quiet_calls = 3  # MediaPipe's C++ start-up messages come with the first frames
+        with _quiet_stderr():
+            self._pose = solution.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=True,
+                                       min_detection_confidence=float(min_detection_confidence),
+                                       min_tracking_confidence=float(min_tracking_confidence))
 
     def detect(self, frame: np.ndarray) -> np.ndarray:
         frame = np.asarray(frame)
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"a frame must be an RGB uint8 image (height, width, 3), got {frame.dtype} {frame.shape}")
         height, width = frame.shape[:2]
-        result = self._pose.process(frame)
+        if self._quiet_calls > 0:
+            self._quiet_calls -= 1
+            with _quiet_stderr():
+                result = self._pose.process(frame)
+        else:
+            result = self._pose.process(frame)
         out = np.full((self.landmarks, 3), np.nan, np.float32)
         out[:, 2] = 0.0
         if result.pose_landmarks is not None:
@@ -79,7 +88,8 @@ class BlazePoseDetector:
 
     def close(self) -> None:
         if self._pose is not None:
-            self._pose.close()
+            with _quiet_stderr():
+                self._pose.close()
             self._pose = None
 
     def __enter__(self) -> "BlazePoseDetector":
@@ -87,3 +97,21 @@ class BlazePoseDetector:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Send the process's standard error (file descriptor 2, where MediaPipe's C++ logging writes) to /dev/null."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real descriptor 2: nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
