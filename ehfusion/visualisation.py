@@ -371,14 +371,16 @@ def plot_pose_3d(pose, skeleton: Skeleton | str = H36M_17, ax=None, *, coordinat
 def _error_colourbar(fig, ax, norm: Normalize, cmap: str, label: str = "joint error (mm)", **options):
     mappable = ScalarMappable(norm=norm, cmap=cmap)
     mappable.set_array([])
-    settings = dict(shrink=0.7, pad=0.08, label=label, extend="max")
+    settings = dict(label=label, extend="max") if "cax" in options else dict(shrink=0.7, pad=0.08, label=label,
+                                                                             extend="max")
     settings.update(options)
-    return fig.colorbar(mappable, ax=ax, **settings)
+    return fig.colorbar(mappable, ax=None if "cax" in options else ax, **settings)
 
 
 def error_colourbar(fig, axes, max_error_mm: float, cmap: str = ERROR_CMAP, **options):
     """One colour bar of joint errors (0 .. ``max_error_mm``, larger errors in the top colour) for one or several
-    axes drawn with :func:`plot_prediction_3d` (``colorbar=False``) and the same ``max_error_mm``."""
+    axes drawn with :func:`plot_prediction_3d` (``colorbar=False``) and the same ``max_error_mm``; ``cax=`` puts it
+    into an axis of its own (e.g. ``fig.add_axes([0.92, 0.2, 0.012, 0.6])``) instead of taking room from ``axes``."""
     return _error_colourbar(fig, axes, Normalize(0.0, max_error_mm), cmap, **options)
 
 
