@@ -42,6 +42,10 @@ Every file read is checked against this schema (:func:`check_schema`: the types 
 estimated parameters) *before* a model is built, so a damaged or hostile file is a :class:`ehfusion.errors.CheckpointError`
 naming the field, never a crash or a huge allocation. A failed write (a full disk) is an
 :class:`ehfusion.errors.OutputPathError` and leaves the previous file as it was.
+
+Older files, one conversion: models without a ``"fused"`` branch (stage 1 of the command line) used to carry an
+unused fusion module. :func:`read_checkpoint` drops such a file's ``fusion.*`` weights, and their entries in its
+optimiser state, so it loads into (and resumes with) today's model (:func:`drop_unbuilt_fusion`).
 """
 from __future__ import annotations
 
@@ -79,6 +83,7 @@ __all__ = [
     "restore_rng_state",
     "default_directories",
     "check_schema",
+    "drop_unbuilt_fusion",
     "CONFIG_LIMITS",
     "MAX_MODEL_PARAMETERS",
 ]
@@ -371,7 +376,42 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             "checkpoints are written by ehfusion.training / ehfusion.checkpoints.save_checkpoint"
         )
     check_schema(payload, path)
-    return payload
+    return drop_unbuilt_fusion(payload, path)
+
+
+#: The persistent buffers of the models (BatchNorm statistics); every other key of a model state is a parameter.
+BUFFER_NAMES = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def drop_unbuilt_fusion(payload: dict, path: str | Path = "checkpoint") -> dict:
+    """Convert a file written when models without a ``"fused"`` branch still carried an unused fusion module.
+
+    The ``fusion.*`` weights of such a model go; so do their entries in the optimiser state (the model's parameters
+    in ``model_state`` order, every one given to the optimiser: nothing is frozen in stage 1), which is renumbered so
+    that the file still resumes exactly. Any other payload is returned unchanged.
+    """
+    config = _model_config(payload["model_config"], path)
+    state = payload["model_state"]
+    unbuilt = [name for name in state if name.startswith("fusion.")] if not config.builds_fusion else []
+    if not unbuilt:
+        return payload
+    converted = dict(payload, model_state={k: v for k, v in state.items() if k not in unbuilt})
+    optimizer = payload.get("optimizer_state")
+    if optimizer is not None:
+        old_parameters = [name for name in state if name.rsplit(".", 1)[-1] not in BUFFER_NAMES]
+        indices = [i for group in optimizer["param_groups"] for i in group["params"]]
+        if sorted(indices) != list(range(len(old_parameters))):
+            raise CheckpointError(f"{path}: its optimiser state does not list the model's {len(old_parameters)} "
+                                  "parameters, so its unused fusion weights cannot be dropped; resume from a "
+                                  "newer file or start the run again")
+        kept = [i for i, name in enumerate(old_parameters) if name not in unbuilt]
+        renumber = {old: new for new, old in enumerate(kept)}
+        converted["optimizer_state"] = {
+            "state": {renumber[i]: v for i, v in optimizer["state"].items() if i in renumber},
+            "param_groups": [dict(group, params=[renumber[i] for i in group["params"] if i in renumber])
+                             for group in optimizer["param_groups"]],
+        }
+    return converted
 
 
 # ------------------------------------------------------------------------------------------------------------- schema

@@ -559,10 +559,10 @@ def _stage_source(args, keypoints: str):
     if (source.meta.get("strategy"), source.meta.get("stage")) != ("three-stage", wanted_stage):
         raise UserError(f"{flag} expects a three-stage stage-{wanted_stage} checkpoint, but {path.name} is: "
                         f"{source.describe()}")
-    # model options typed on the command line must match the checkpoint we start from
-    # (dropout may change between stages; stage 1 has no fusion module, so stage 2 chooses it)
-    free = {"dropout"} | ({"fusion"} if args.stage == 2 else set())
-    fixed = {k: v for k, v in requested_model_fields(args).items() if k not in free}
+    # model options typed on the command line must match the checkpoint we start from, but for dropout (it may
+    # change between stages) and the options of parts the checkpoint has no weights for (stage 2 chooses the fusion)
+    fixed = {k: v for k, v in requested_model_fields(args).items()
+             if k != "dropout" and k not in source.config.unbuilt_fields}
     try:
         check_compatible(source.meta, fixed, labels=_labels(), source=f"checkpoint {path.name}")
     except ValueError as err:

@@ -55,7 +55,6 @@ __all__ = [
     "environment_ranks",
     "init_distributed",
     "cleanup",
-    "unused_parameters",
     "wrap_model",
     "unwrap_model",
     "reduce_mean",
@@ -145,45 +144,13 @@ def cleanup(context: DistributedContext = SINGLE_PROCESS) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------- the model
-def unused_parameters(model: nn.Module) -> list[str]:
-    """Names of trainable parameters that get no gradient from a forward pass (e.g. a fusion module built but not
-    used by a stage-1 model); DDP must be told about them (``find_unused_parameters``).
-
-    Probes with one zero window in evaluation mode (no BatchNorm statistics change, no dropout); gradients the model
-    had before are restored.
-    """
-    trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
-    if not trainable:
-        return []
-    saved = {n: p.grad for n, p in trainable.items()}
-    was_training = model.training
-    try:
-        for p in trainable.values():
-            p.grad = None
-        model.eval()
-        device = next(model.parameters()).device
-        joints = model.skeleton.num_joints
-        window = torch.zeros(1, model.receptive_field, joints, 2, device=device)
-        camera = torch.zeros(1, 9, device=device)
-        camera[:, :2] = 2.0
-        outputs = model(window, camera)
-        total = sum(v.sum() for v in outputs.values())
-        total.backward()
-        return [n for n, p in trainable.items() if p.grad is None]
-    finally:
-        for n, p in trainable.items():
-            p.grad = saved[n]
-        model.train(was_training)
-
-
-def wrap_model(model: nn.Module, context: DistributedContext, *, sync_batchnorm: bool = False,
-               find_unused_parameters: bool | None = None) -> nn.Module:
+def wrap_model(model: nn.Module, context: DistributedContext, *, sync_batchnorm: bool = False) -> nn.Module:
     """Move ``model`` to the context's device and wrap it in DistributedDataParallel (returned untouched when
     single-process).
 
-    ``find_unused_parameters=None`` decides by probing the model (:func:`unused_parameters`). The returned wrapper is
-    what the training loop calls; the model itself (``unwrap_model(wrapped)``) keeps its attributes and is what gets
-    saved.
+    Every trainable parameter of the models takes part in every forward pass (a model has only the modules its
+    branches use), so DDP needs no search for unused parameters. The returned wrapper is what the training loop calls;
+    the model itself (``unwrap_model(wrapped)``) keeps its attributes and is what gets saved.
     """
     if not context.enabled:
         return model
@@ -192,11 +159,8 @@ def wrap_model(model: nn.Module, context: DistributedContext, *, sync_batchnorm:
         if context.device.type != "cuda":
             raise ValueError("SyncBatchNorm runs on CUDA only; leave sync_batchnorm=False for CPU training")
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    if find_unused_parameters is None:
-        find_unused_parameters = bool(unused_parameters(model))
     device_ids = [context.device.index] if context.device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(model, device_ids=device_ids,
-                                               find_unused_parameters=find_unused_parameters)
+    return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:

@@ -179,6 +179,45 @@ def test_load_checkpoint_rebuilds_the_model_in_eval_mode(tmp_path, monkeypatch):
         load_checkpoint(tmp_path / "wrong.bin")
 
 
+def test_a_stage1_file_with_the_old_unused_fusion_module_loads_and_resumes(tmp_path, monkeypatch, sequences):
+    """Stage-1 models used to build a fusion module they never called; files written then drop it when read."""
+    from ehfusion.checkpoints import load_checkpoint
+    from ehfusion.models import ModelConfig, build_model
+    from ehfusion.skeleton import H36M_17
+    from ehfusion.training import TrainConfig, Trainer, last_checkpoint_name
+
+    config = ModelConfig(filter_widths=(3,), channels=8, latent=8, hidden=8, angle_channels=4, angle_features=4,
+                         camera_features=4, branches=("unfused",))
+    train = dict(skeleton=H36M_17, name="old_best_epoch.bin", progress=False)
+    with monkeypatch.context() as old_rule:  # how models were built then: a fusion module whenever fusion != "none"
+        old_rule.setattr(ModelConfig, "builds_fusion", property(lambda cfg: cfg.fusion != "none"))
+        old = build_model(config)
+        trainer = Trainer(old, TrainConfig(epochs=1, batch_size=16, device="cpu"), sequences[:2], sequences[2:],
+                          checkpoint_dir=tmp_path / "old", **train)
+        trainer.fit()
+    last = tmp_path / "old" / last_checkpoint_name("old_best_epoch.bin")
+    stored = torch.load(last, weights_only=True)["model_state"]
+    assert old.fusion is not None and any(name.startswith("fusion.") for name in stored)
+
+    loaded = load_checkpoint(last)
+    assert loaded.model.fusion is None
+    assert sorted(loaded.model.state_dict()) == sorted(k for k in stored if not k.startswith("fusion."))
+    window, camera = torch.randn(3, 3, 17, 2) * 0.3, torch.randn(3, 9)
+    with torch.no_grad():
+        assert torch.equal(loaded.model(window, camera)["unfused"], old.eval()(window, camera)["unfused"])
+
+    resumed = Trainer(build_model(config), TrainConfig(epochs=2, batch_size=16, device="cpu"), sequences[:2],
+                      sequences[2:], checkpoint_dir=tmp_path / "new", **train)
+    assert resumed.resume(last) == 1
+    old_moments = {n: trainer.optimizer.state[p] for n, p in old.named_parameters() if p in trainer.optimizer.state}
+    new_moments = {n: resumed.optimizer.state[p] for n, p in resumed.model.named_parameters()}
+    assert sorted(old_moments) == sorted(new_moments)  # the fusion weights never had a gradient
+    for name, moments in new_moments.items():
+        assert all(torch.equal(moments[k], old_moments[name][k]) for k in ("exp_avg", "exp_avg_sq")), name
+    resumed.fit()
+    assert resumed.epoch == 2
+
+
 def test_half_precision_shipping_copy_loads_and_predicts_like_the_original(tmp_path):
     from ehfusion.checkpoints import load_checkpoint, save_checkpoint, strip_training_state
     from ehfusion.models import ModelConfig, build_model

@@ -218,11 +218,20 @@ def test_three_stages_chain_through_the_release_names(tmp_path, capsys):
     from ehfusion.checkpoints import read_checkpoint
 
     assert cli("three-stage", "--stage 1 --no-eval " + TINY_RUN, tmp_path) == 0
-    assert cli("three-stage", "--stage 2 -p stage_1_best_model.bin --no-eval " + TINY_RUN, tmp_path) == 0
+    stage1 = read_checkpoint(tmp_path / "gt_three-stage_1_best_epoch.bin")
+    assert not any(name.startswith("fusion.") for name in stage1["model_state"])  # stage 1 has no fusion module
+    # stage 2 chooses the fusion (stage 1 has none); stage 3 keeps stage 2's
+    assert cli("three-stage", "--stage 2 -p stage_1_best_model.bin --fusion nddr --no-eval " + TINY_RUN,
+               tmp_path) == 0
     assert "frozen modules   : local_encoders" in capsys.readouterr().out
+    code = cli("three-stage", "--stage 3 -ft stage_2_best_model.bin --fusion fc --name other.bin " + TINY_RUN,
+               tmp_path)
+    assert code == 2 and "fusion (--fusion): checkpoint gt_three-stage_2_best_epoch.bin has 'nddr', requested 'fc'" \
+        in capsys.readouterr().err
     assert cli("three-stage", "--stage 3 -ft stage_2_best_model.bin -lr 0.0005 " + TINY_RUN, tmp_path) == 0
     stage3 = read_checkpoint(tmp_path / "gt_three-stage_3_best_epoch.bin")
     assert stage3["stage"] == 3 and stage3["model_config"]["branches"] == ["fused"]
+    assert stage3["model_config"]["fusion"] == "nddr"
     assert stage3["train_config"]["lr"] == 0.0005
     assert "Test evaluation of the best epoch" in capsys.readouterr().out
     # -ft must name a stage-2 checkpoint

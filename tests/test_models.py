@@ -199,6 +199,20 @@ def test_every_fusion_variant_builds_and_runs(fusion):
         assert model.fusion is None
 
 
+@pytest.mark.parametrize("branches", [("unfused",), ("fused",), ("unfused", "fused")])
+def test_a_model_has_only_the_modules_its_branches_use(branches):
+    cfg = small(fusion="heterogeneous", branches=branches)
+    model = build_model(cfg)
+    assert (model.fusion is not None) == ("fused" in branches) == cfg.builds_fusion
+    sum(v.sum() for v in model(*inputs(cfg)).values()).backward()
+    assert [n for n, p in model.named_parameters() if p.grad is None] == []  # every weight shapes the prediction
+    if branches == ("unfused",):
+        assert parameter_counts(model)["total"] == parameter_counts(build_model(small(fusion="none")))["total"]
+        assert cfg.unbuilt_fields == ("fusion", "fusion_blocks", "detach_fusion_input")
+        with pytest.raises(RuntimeError, match="no fusion module"):
+            model.fuse(torch.zeros(1, model.num_groups, cfg.latent))
+
+
 def test_fused_features_of_a_group_ignore_its_own_local_features():
     cfg = small(dropout=0.0)
     model = build_model(cfg).eval()

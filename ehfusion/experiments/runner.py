@@ -191,7 +191,7 @@ class ExperimentConfig:
             return ModelConfig(architecture="videopose3d", filter_widths=self.filter_widths,
                                channels=self.videopose3d_channels, dropout=self.dropout)
         if model in ("no-fusion", "stage1"):
-            return self.ehfusion_config("none")  # branches ("unfused",): stage 1 without an unused fusion module
+            return self.ehfusion_config("none")  # branches ("unfused",): encoders and plain decoders
         if model in FUSION_VARIANTS:
             return stage_config(self.ehfusion_config(model), "three-stage", stage)
         if model == "one-stage":
@@ -373,15 +373,6 @@ def train_stage(
 
 
 # ---------------------------------------------------------------------------------------------------------- evaluation
-def used_parameters(model: torch.nn.Module) -> int:
-    """Real parameters that influence the prediction: a stage-1 model built with a fusion module it never calls
-    (as the command line builds it) does not count that module."""
-    counts = parameter_counts(model)
-    if "fused" in getattr(model, "branches", ()):
-        return counts["total"]
-    return counts["total"] - sum(v for k, v in counts.items() if k.startswith("fusion"))
-
-
 def evaluate_model(model: torch.nn.Module, data: ExperimentData, config: ExperimentConfig, seed: int = 0,
                    progress: bool = False) -> dict:
     """Test-set numbers of one model: metrics (mm), per action, per joint, sizes and robustness curves.
@@ -392,7 +383,7 @@ def evaluate_model(model: torch.nn.Module, data: ExperimentData, config: Experim
 
     model = model.cpu().eval()
     out = {
-        "params": used_parameters(model),
+        "params": parameter_counts(model)["total"],
         "macs_per_frame": count_macs(model),
         "macs_per_frame_sequence": sequence_macs_per_frame(model),
         "test_frames": int(sum(len(s) for s in data.test)),
@@ -465,7 +456,7 @@ SIZE_FIELDS = ("architecture", "filter_widths", "channels", "latent", "hidden", 
 def size_differences(actual: ModelConfig, expected: ModelConfig) -> dict:
     """``{field: [checkpoint's value, experiment's value]}`` for the model fields that differ."""
     a, e = actual.to_dict(), expected.to_dict()
-    fields = [k for k in SIZE_FIELDS if not (k == "fusion" and tuple(a["branches"]) == ("unfused",))]  # unused there
+    fields = [k for k in SIZE_FIELDS if k not in actual.unbuilt_fields]
     return {k: [a[k], e[k]] for k in fields if a.get(k) != e.get(k)}
 
 

@@ -14,6 +14,8 @@ FUSIONS = ("heterogeneous", "fc", "nddr", "none")
 #: Output branches of EHFusion, in the order they are returned: the plain decoders and the fused decoders.
 EHFUSION_BRANCHES = ("unfused", "fused")
 VIDEOPOSE3D_BRANCH = "pose"
+#: Fields that only shape the fusion module.
+FUSION_FIELDS = ("fusion", "fusion_blocks", "detach_fusion_input")
 
 
 def receptive_field_of(filter_widths: tuple[int, ...]) -> int:
@@ -28,6 +30,8 @@ class ModelConfig:
     ``branches`` defaults to ``("unfused", "fused")`` (one-stage training), to ``("unfused",)`` when
     ``fusion="none"``, and to ``("pose",)`` for ``architecture="videopose3d"``. Three-stage training uses
     ``("unfused",)`` in stage 1 and ``("fused",)`` in stages 2 and 3 (see :func:`ehfusion.models.stages.stage_config`).
+    Only a model with a ``"fused"`` branch has a fusion module (:attr:`builds_fusion`); elsewhere the fusion fields
+    shape nothing (:attr:`unbuilt_fields`).
     """
 
     layout: str = "h36m"
@@ -71,6 +75,16 @@ class ModelConfig:
     @property
     def skeleton(self):
         return get_skeleton(self.layout)
+
+    @property
+    def builds_fusion(self) -> bool:
+        """True when the model has a fusion module: only EHFusion models with a ``"fused"`` branch do."""
+        return self.architecture == "ehfusion" and "fused" in self.branches
+
+    @property
+    def unbuilt_fields(self) -> tuple[str, ...]:
+        """Fields that shape no part of this model (the fusion options of a model without a fusion module)."""
+        return () if self.builds_fusion else FUSION_FIELDS
 
     @property
     def answer_branch(self) -> str:

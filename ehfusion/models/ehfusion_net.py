@@ -80,8 +80,9 @@ class EHFusionNet(PoseLifter):
         self.global_encoder = GroupedFCBlock(1, 2 * skeleton.num_joints, cfg.hidden, cfg.latent, cfg.global_blocks,
                                              cfg.dropout)
         self.camera_embedding = CameraEmbedding(cfg.camera_features, cfg.camera_hidden, cfg.dropout)
+        # only a model with a fused branch has a fusion module (stage 1 and fusion="none" have none)
         self.fusion = (GroupFusion(groups, cfg.fusion, cfg.latent, cfg.hidden, cfg.fusion_blocks, cfg.dropout)
-                       if cfg.fusion != "none" else None)
+                       if cfg.builds_fusion else None)
         self.decoders = nn.ModuleDict({
             branch: GroupedFCBlock(
                 self.num_groups, self.decoder_group_inputs(branch), cfg.hidden, 3 * n, cfg.decoder_blocks,
@@ -123,7 +124,8 @@ class EHFusionNet(PoseLifter):
     def fuse(self, local: torch.Tensor) -> torch.Tensor:
         """Fused features ``(B, G, L)`` from local features (detached first if ``detach_fusion_input``)."""
         if self.fusion is None:
-            raise RuntimeError("this model has fusion='none'")
+            raise RuntimeError(f"this model has no fusion module (branches {self.branches}, fusion "
+                               f"{self.config.fusion!r}); only a model with a 'fused' branch has one")
         if self.config.detach_fusion_input:
             local = local.detach()
         return self.fusion(local)
