@@ -835,7 +835,7 @@ class PreparedKeypoints:
 
     def to_sequence(self, subject: str = "user", action: str = "keypoints", fps: float = 50.0):
         """An :class:`ehfusion.data.Sequence` without 3D (for :func:`ehfusion.evaluation.predict_sequence`)."""
-        from .data import Sequence
+        from .data.sequence import Sequence
 
         return Sequence(subject=subject, action=action, camera=0, keypoints_2d=self.keypoints, poses_3d=None,
                         trajectory=None, intrinsics=self.intrinsics, fps=fps)

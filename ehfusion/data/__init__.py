@@ -8,6 +8,17 @@ Building the embedded set (``ehfusion.data.embedded``) needs pybullet; nothing i
 """
 from ehfusion.data.loading import (
     DATASETS,
+    DatasetSpec,
+    PoseDataset,
+    dataset_spec,
+    load_dataset,
+    load_positions_2d,
+    load_positions_3d,
+    register_dataset,
+    select_actions,
+)
+from ehfusion.data.sequence import Sequence
+from ehfusion.data.splits import (
     EMBEDDED_TEST_SUBJECTS,
     EMBEDDED_TRAIN_SUBJECTS,
     EMBEDDED_VALIDATION_SUBJECTS,
@@ -17,15 +28,6 @@ from ehfusion.data.loading import (
     HUMANEVA_TEST_SUBJECTS,
     HUMANEVA_TRAIN_SUBJECTS,
     HUMANEVA_VALIDATION_SUBJECTS,
-    DatasetSpec,
-    PoseDataset,
-    Sequence,
-    dataset_spec,
-    load_dataset,
-    load_positions_2d,
-    load_positions_3d,
-    register_dataset,
-    select_actions,
 )
 
 __all__ = [

@@ -27,6 +27,7 @@ import numpy as np
 from ehfusion.cameras import Camera, h36m_cameras
 from ehfusion.data import deepmimic as dm
 from ehfusion.data.detector import DetectorNoise
+from ehfusion.data.splits import EMBEDDED_TEST_SUBJECTS
 from ehfusion.io import atomic_savez
 from ehfusion.skeleton import H36M_17
 
@@ -124,8 +125,6 @@ def make_subject(name: str, height: float, seed: int = 0) -> Subject:
 
 def subject_summary(seed: int = 0) -> list[dict[str, float | str]]:
     """One row per virtual subject: split, height and the main segment lengths (metres), for tables."""
-    from ehfusion.data.loading import EMBEDDED_TEST_SUBJECTS
-
     rows = []
     for name, height in SUBJECT_HEIGHTS.items():
         pose = dm.rest_pose(make_subject(name, height, seed).body)

@@ -36,6 +36,19 @@ import numpy as np
 from ehfusion import paths
 from ehfusion.errors import DataFileError, write_error
 from ehfusion.cameras import Camera, get_cameras
+from ehfusion.data.sequence import Sequence
+from ehfusion.data.splits import (
+    EMBEDDED_TEST_SUBJECTS,
+    EMBEDDED_TRAIN_SUBJECTS,
+    EMBEDDED_UNSEEN_MOTIONS,
+    EMBEDDED_VALIDATION_SUBJECTS,
+    H36M_TEST_SUBJECTS,
+    H36M_TRAIN_SUBJECTS,
+    H36M_VALIDATION_SUBJECTS,
+    HUMANEVA_TEST_SUBJECTS,
+    HUMANEVA_TRAIN_SUBJECTS,
+    HUMANEVA_VALIDATION_SUBJECTS,
+)
 from ehfusion.keypoints import conversion_matrix
 from ehfusion.skeleton import H36M_17, H36M_32_TO_17, HUMANEVA_15, Skeleton, get_skeleton
 
@@ -61,42 +74,7 @@ __all__ = [
     "HUMANEVA_VALIDATION_SUBJECTS",
 ]
 
-# ----------------------------------------------------------------------------------------------------- splits
-H36M_TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
-H36M_TEST_SUBJECTS = ("S9", "S11")
-H36M_VALIDATION_SUBJECTS = ("S8",)  # held out from the training subjects to pick the best epoch
-EMBEDDED_TRAIN_SUBJECTS = H36M_TRAIN_SUBJECTS
-EMBEDDED_TEST_SUBJECTS = H36M_TEST_SUBJECTS
-EMBEDDED_VALIDATION_SUBJECTS = H36M_VALIDATION_SUBJECTS
-#: The embedded dataset's unseen-motion split: these whole clips are held out of training and validation and form the
-#: test set (on the test subjects). One clip from each family, chosen before any result of the split was seen, each
-#: with a relative left in training so that the family is known but the motion is not: locomotion ``run`` (``walk``
-#: stays), martial arts ``spinkick`` (``kick``, ``punch``), acrobatics ``cartwheel`` (``backflip``, ``jump``,
-#: ``spin``), floor motions ``getup_facedown`` (``getup_faceup``, ``crawl``, ``roll``). The dances stay in training.
-EMBEDDED_UNSEEN_MOTIONS = ("run", "spinkick", "cartwheel", "getup_facedown")
-HUMANEVA_TRAIN_SUBJECTS = ("Train/S1", "Train/S2", "Train/S3")
-HUMANEVA_TEST_SUBJECTS = ("Validate/S1", "Validate/S2", "Validate/S3")
-HUMANEVA_VALIDATION_SUBJECTS = ("Train/S3",)
-
-
 # ----------------------------------------------------------------------------------------------------- records
-@dataclass
-class Sequence:
-    """One subject / action / camera: model inputs and (when known) 3D targets in that camera's coordinates."""
-
-    subject: str
-    action: str
-    camera: int  # index of the camera within the subject's cameras
-    keypoints_2d: np.ndarray  # (N, J, 2) float32, normalised screen coordinates
-    poses_3d: np.ndarray | None  # (N, J, 3) float32, camera coordinates, metres, root-relative (root joint = 0)
-    trajectory: np.ndarray | None  # (N, 3) float32, the root in camera coordinates, metres
-    intrinsics: np.ndarray  # (9,) float32: [fx/w*2, fy/w*2, cx_n, cy_n, k1, k2, k3, p1, p2]
-    fps: float
-
-    def __len__(self) -> int:
-        return len(self.keypoints_2d)
-
-
 @dataclass(frozen=True)
 class DatasetSpec:
     """What ehfusion needs to know about one dataset in VideoPose3D format."""
