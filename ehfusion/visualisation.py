@@ -296,6 +296,8 @@ def zoom_on_person(ax, points, margin: float = 0.25, image_size: tuple[float, fl
     zoomed view still shows where the picture ends."""
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     points = points[np.isfinite(points).all(axis=1)]
+    for patch in [p for p in ax.patches if p.get_gid() == "image-border"]:
+        patch.remove()
     if not len(points):
         return
     low, high = points.min(axis=0), points.max(axis=0)
@@ -305,8 +307,10 @@ def zoom_on_person(ax, points, margin: float = 0.25, image_size: tuple[float, fl
     if image_size is not None:
         from matplotlib.patches import Rectangle
 
-        ax.add_patch(Rectangle((0, 0), image_size[0], image_size[1], fill=False, edgecolor="0.6", linewidth=0.8,
-                               linestyle="--", zorder=0))
+        border = Rectangle((0, 0), image_size[0], image_size[1], fill=False, edgecolor="0.6", linewidth=0.8,
+                           linestyle="--", zorder=0)
+        border.set_gid("image-border")
+        ax.add_patch(border)
 
 
 def _group_legend(ax, skeleton: Skeleton, colour_by: str) -> None:
@@ -562,6 +566,18 @@ class PoseFramePanel:
         self.image_size = image_size
         _setup_image_axes(self.ax_2d, image_size, self.units)
 
+    def zoom_2d(self, keypoints_2d=None, margin: float = 0.1) -> None:
+        """Frame the 2D panel on the person in every frame of ``keypoints_2d`` (``(N, J, 2)`` normalised, e.g. a whole
+        sequence, so the view stays put while scrubbing), the image border dashed; ``None`` shows the whole image."""
+        _setup_image_axes(self.ax_2d, self.image_size, self.units)
+        if keypoints_2d is None:
+            zoom_on_person(self.ax_2d, np.empty((0, 2)))
+            return
+        points = np.asarray(keypoints_2d, dtype=np.float64).reshape(-1, 2)
+        if self.units == "pixels":
+            points = normalised_to_pixels(points, *(self.image_size or (1000.0, 1000.0)))
+        zoom_on_person(self.ax_2d, points, margin=margin, image_size=self.image_size if self.units == "pixels" else None)
+
     def update(self, keypoints_2d, ground_truth=None, prediction=None, title: str = "") -> np.ndarray | None:
         """Show one frame; returns the per-joint errors (mm) when both 3D poses are given, else ``None``."""
         keypoints_2d = _check_pose(keypoints_2d, self.skeleton, 2, "keypoints_2d")
@@ -639,6 +655,7 @@ def animate_sequence(keypoints_2d, poses_3d=None, predictions=None, skeleton: Sk
     if bad:
         raise ValueError(f"frames {bad[:5]} are outside the sequence (0 .. {n - 1})")
     panel = PoseFramePanel(skeleton, image_size=image_size, **panel_options)
+    panel.zoom_2d(keypoints_2d[frames])   # the person in every animated frame, the same view throughout
 
     def draw(i: int):
         frame = frames[i]

@@ -427,6 +427,7 @@ class PoseExplorer:
         cameras = self.dataset.cameras.get(self.subject, []) if hasattr(self.dataset.cameras, "get") else []
         self.image_size = _image_size(cameras[self.camera]) if self.camera < len(cameras) else DEFAULT_IMAGE_SIZE
         self.panel.set_image_size(self.image_size)
+        self.panel.zoom_2d(sequence.keypoints_2d)     # on the person, the same view for every frame of the sequence
         n = len(sequence.keypoints_2d)
         with self._suspend():
             self.frame_slider.max = n - 1
@@ -610,8 +611,7 @@ class PoseExplorer:
     # ================================================================== drawing
     def _render(self) -> None:
         """Draw the current frame into the image widget and update the frame label and the errors."""
-        errors = self.sequence_errors()
-        self.panel.set_error_limit(0.0 if errors is None else float(errors.max()))   # one scale for the sequence
+        self.panel.set_error_limit(0.0)   # the colour scale's top; a frame with larger errors widens its own axis
         frame = min(self.frame, self.num_frames - 1)
         ground_truth = None if self.ground_truth is None else self.ground_truth[frame]
         prediction = None if self.prediction is None else self.prediction[frame]
@@ -678,8 +678,7 @@ class PoseExplorer:
         panel = PoseFramePanel(self.skeleton, image_size=self.image_size, max_error_mm=float(self.panel.norm.vmax),
                                elev=self.elevation_slider.value, azim=self.azimuth_slider.value,
                                subplot_spec=grid[0])
-        if errors is not None:
-            panel.set_error_limit(float(errors.max()))     # the whole sequence's largest joint error fits
+        panel.zoom_2d(self.sequence.keypoints_2d)
         frame = self.frame
         frame_errors = panel.update(self.keypoints_2d[frame],
                                     None if self.ground_truth is None else self.ground_truth[frame],

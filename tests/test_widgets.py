@@ -115,11 +115,18 @@ def test_frame_and_p1_are_shown_once(explorer):
     assert "frame" not in title and "P1" not in title and "toy" in title
 
 
-def test_per_joint_axis_holds_the_largest_error_of_the_sequence(dataset):
+def test_per_joint_axis_never_cuts_a_bar_off(dataset):
     far = OffsetModel({"unfused": 0.3, "fused": 0.2})                      # 200 mm on every joint but the root
     explorer = PoseExplorer(dataset, checkpoints={"toy": far}, predict_fn=offset_predict, dpi=30)
     assert explorer.current_errors.max() == pytest.approx(200.0, rel=1e-4)
-    assert explorer.panel.ax_err.get_xlim()[1] >= explorer.sequence_errors().max()
+    assert explorer.panel.ax_err.get_xlim()[1] >= explorer.current_errors.max()
+    explorer.branch_buttons.value = "unfused"                               # 300 mm: the axis follows
+    assert explorer.panel.ax_err.get_xlim()[1] >= explorer.current_errors.max() > 250.0
+
+
+def test_per_joint_axis_keeps_the_colour_scale_when_errors_are_small(explorer):
+    assert explorer.current_errors.max() < 150.0
+    assert explorer.panel.ax_err.get_xlim()[1] == 150.0
 
 
 def test_camera_change_loads_that_view_and_clamps_the_frame(explorer, dataset):
