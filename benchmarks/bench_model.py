@@ -4,7 +4,7 @@ Measures, side by side in one process (interleaved, after a warm-up, median of s
 
 * one training step (forward + backward + AdamW(amsgrad) step) on a batch of 1024 windows, 27-frame receptive
   field, L=256, C=256, hidden 1024, for three-stage stage 3 and for one-stage; batched model vs the release-style
-  model (:mod:`ehfusion.models.release_style`) holding the same weights, so both compute the same function (checked
+  model (:mod:`benchmarks.release_style`) holding the same weights, so both compute the same function (checked
   before timing). A third column gives the release-style model with the batched model's cheaper dropout-mask sampler,
   to show how much of the speed-up is batching and how much is the sampler;
   Unless ``--quick``, one further step of each is profiled to show where its time goes (matrix products,
@@ -23,13 +23,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
+if not __package__:  # run as a script (python benchmarks/bench_model.py): make the benchmarks package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.allocator import retain_freed_memory
+from benchmarks.release_style import release_style_from
 from ehfusion.models import ModelConfig, build_model, stage_config
-from ehfusion.models.ops import retain_freed_memory
-from ehfusion.models.release_style import release_style_from
 
 CAMERA = [2.29, 2.29, 0.025, 0.028, -0.2, 0.24, -0.003, -0.001, -0.0014]
 
@@ -198,7 +203,7 @@ def main() -> None:
                              "small: the shipped checkpoints' widths (ehfusion.experiments.ExperimentConfig)")
     parser.add_argument("--batch", type=int, default=None, help="windows per training step (default 1024)")
     parser.add_argument("--retain-memory", action="store_true",
-                        help="keep freed memory for reuse (ops.retain_freed_memory; affects both models)")
+                        help="keep freed memory for reuse (allocator.retain_freed_memory; affects both models)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -4,11 +4,11 @@ import pytest
 import torch
 from torch import nn
 
+from benchmarks.release_style import release_style_from
 from ehfusion.models import ModelConfig, build_model, stage_config
 from ehfusion.models.blocks import CameraEmbedding, GroupedLinear, count_real_parameters
 from ehfusion.models.introspection import count_macs, model_table, parameter_counts, sequence_macs_per_frame
 from ehfusion.models.ops import bernoulli_keep_mask, grouped_matmul, grouped_matmul_keep_tap, leaky_relu_dropout
-from ehfusion.models.release_style import release_style_from
 
 SMALL = dict(channels=16, latent=16, hidden=32, angle_channels=8, angle_features=8, camera_features=8)
 H36M_CAMERA = [2.29, 2.29, 0.025, 0.028, -0.2, 0.24, -0.003, -0.001, -0.0014]

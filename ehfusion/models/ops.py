@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["grouped_matmul", "grouped_matmul_keep_tap", "leaky_relu_dropout", "leaky_relu_dropout_",
-           "bernoulli_keep_mask", "LEAKY_SLOPE", "retain_freed_memory"]
+           "bernoulli_keep_mask", "LEAKY_SLOPE"]
 
 #: Negative slope of every LeakyReLU in the temporal and fully connected blocks.
 LEAKY_SLOPE = 0.2
@@ -296,28 +296,3 @@ def leaky_relu_dropout_(z: torch.Tensor, p: float, training: bool) -> torch.Tens
         return _LeakyReluDropMaskInplace.apply(z, p)
     keep = bernoulli_keep_mask(tuple(z.shape), 1.0 - p, device=z.device, dtype=z.dtype)
     return F.leaky_relu_(z, LEAKY_SLOPE).mul_(keep)
-
-
-def retain_freed_memory() -> bool:
-    """Ask glibc to keep freed memory for reuse instead of returning it to the system (opt-in, process-wide).
-
-    A training step allocates and frees the same large activation buffers again and again. glibc serves blocks above
-    its mmap threshold (at most 32 MB) with fresh ``mmap`` calls, so every such tensor is page-faulted in anew on
-    first touch, which on this project's CPU costs about as much as the arithmetic of a LeakyReLU over it. The batched
-    model's activations are five times larger than the per-group ones and cross that threshold. This turns ``mmap``
-    off for ``malloc`` and raises the trim threshold, so freed blocks are reused; memory is then not given back to the
-    system until the process ends. Returns False (and does nothing) where glibc's ``mallopt`` is unavailable.
-    """
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_mmap_max = -1, -4
-    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 1 << 30))

@@ -13,12 +13,14 @@ import math
 import torch
 from torch import nn
 
-from .blocks import CameraEmbedding, GroupBatchNorm, GroupedFCBlock, GroupedLinear, GroupedTemporalEncoder
-from .ops import bernoulli_keep_mask
-from .config import ModelConfig
-from .ehfusion_net import EHFusionNet
-from .encodings import motion_angle, reference_index
-from .fusion import FCFusion, NDDRFusion, OPERATORS_BY_VARIANT
+from ehfusion.models.blocks import (
+    CameraEmbedding, GroupBatchNorm, GroupedFCBlock, GroupedLinear, GroupedTemporalEncoder,
+)
+from ehfusion.models.config import ModelConfig
+from ehfusion.models.ehfusion_net import EHFusionNet
+from ehfusion.models.encodings import motion_angle, reference_index
+from ehfusion.models.fusion import FCFusion, NDDRFusion, OPERATORS_BY_VARIANT
+from ehfusion.models.ops import bernoulli_keep_mask
 
 __all__ = ["ReleaseStyleEHFusion", "release_style_from"]
 
