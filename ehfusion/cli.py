@@ -200,7 +200,7 @@ def build_parser(strategy: str) -> argparse.ArgumentParser:
     train.add_argument("--bn-momentum", type=_momentum_range, default=(0.1, None), metavar="START[,END]",
                        help="BatchNorm momentum at the first epoch and at the end, decaying exponentially in between; "
                             "one number keeps it constant (default: VideoPose3D's 0.1,0.001 for runs of 80 epochs or "
-                            "more, a constant 0.1 for shorter runs)")
+                            "more and for the VideoPose3D model, a constant 0.1 for shorter EHFusion runs)")
     train.add_argument("-no-da", "--no-data-augmentation", dest="data_augmentation", action="store_false",
                        help="disable train-time flipping")
     train.add_argument("-no-tta", "--no-tta", "--no-test-time-augmentation", dest="test_time_augmentation",
@@ -319,13 +319,16 @@ TRAIN_FLAGS = {
 
 def train_config_from_args(args, val_subjects: SequenceOf[str], base: dict | None = None):
     """The ``TrainConfig`` of a command line; with ``base`` (a resumed checkpoint's), only typed options override it."""
-    from .training import TrainConfig
+    from .training import TrainConfig, bn_momentum_end_for
 
+    bn_start, bn_end = args.bn_momentum
+    if bn_end is None:
+        bn_end = bn_momentum_end_for(args.epochs, bn_start, architecture=getattr(args, "model", "ehfusion"))
     typed = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.learning_rate, lr_decay=args.lr_decay,
         flip_augment=args.data_augmentation, flip_tta=args.test_time_augmentation, validate=not args.no_val,
         seed=args.seed, device=args.device, val_subjects=tuple(val_subjects), subset=args.subset,
-        num_threads=args.threads, bn_momentum_start=args.bn_momentum[0], bn_momentum_end=args.bn_momentum[1],
+        num_threads=args.threads, bn_momentum_start=bn_start, bn_momentum_end=bn_end,
     )
     if not base:
         return typed

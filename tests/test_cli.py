@@ -128,6 +128,8 @@ def test_bn_momentum_schedule_from_the_command_line():
     assert (default.bn_momentum(0), default.bn_momentum_end) == (0.1, 0.001)
     short = train_config_from_args(parse("one-stage", "-e 10"), ["S8"])  # a short run: constant
     assert short.bn_momentum(0) == short.bn_momentum(9) == short.bn_momentum_end == 0.1
+    baseline = train_config_from_args(parse("one-stage", "--model videopose3d -e 10"), ["S8"])  # its own decay
+    assert (baseline.bn_momentum_start, baseline.bn_momentum_end) == (0.1, 0.001)
     constant = train_config_from_args(parse("one-stage", "--bn-momentum 0.05 -e 10"), ["S8"])
     assert constant.bn_momentum(0) == constant.bn_momentum(9) == pytest.approx(0.05)
     decaying = train_config_from_args(parse("one-stage", "--bn-momentum 0.1,0.01 -e 2"), ["S8"])

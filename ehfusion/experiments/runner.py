@@ -110,8 +110,9 @@ class ExperimentConfig:
     lr_decay: float = 0.95
     stage_split: tuple[float, float, float] = DEFAULT_STAGE_SPLIT
     stage3_lr_factor: float = 0.5
-    # BatchNorm momentum (start, end); None: the trainer's default for the run's length (constant 0.1 for short runs,
-    # see ehfusion.training.bn_momentum_end_for). Results recorded before this field existed used (0.1, 0.001).
+    # BatchNorm momentum (start, end) of every model; None: each model's default for the run's length (a constant 0.1
+    # for short EHFusion runs, VideoPose3D's decay for the baseline; ehfusion.training.bn_momentum_end_for). Results
+    # recorded before this field existed used (0.1, 0.001) for every model.
     bn_momentum: tuple[float, float] | None = None
     intermediate_selection: str = "last"  # stages 1 and 2 of three-stage keep their "last" (or "best") epoch
     # ------------------------------------------------------------ the small CPU model size (the shipped checkpoints'):
@@ -288,15 +289,15 @@ def load_experiment_data(config: ExperimentConfig, dataset=None) -> ExperimentDa
 
 # ---------------------------------------------------------------------------------------------------------- training
 def _train_config(config: ExperimentConfig, data: ExperimentData, seed: int, epochs: int, lr: float,
-                  validate: bool = True):
-    from ..training import TrainConfig
+                  validate: bool = True, architecture: str = "ehfusion"):
+    from ..training import TrainConfig, bn_momentum_end_for
 
+    start, end = config.bn_momentum or (0.1, bn_momentum_end_for(epochs, 0.1, architecture=architecture))
     return TrainConfig(
         epochs=epochs, batch_size=config.batch_size, lr=lr, lr_decay=config.lr_decay, seed=seed,
         device=config.device, val_subjects=data.val_subjects, subset=config.subset,
         flip_tta=config.flip_tta, num_threads=config.threads, validate=validate,
-        **({} if config.bn_momentum is None else
-           {"bn_momentum_start": config.bn_momentum[0], "bn_momentum_end": config.bn_momentum[1]}),
+        bn_momentum_start=start, bn_momentum_end=end,
     )
 
 
@@ -484,7 +485,8 @@ class _SeedRuns:
 
     def _train(self, model_config, epochs, lr, name, info, initialise=None, intermediate=False) -> StageRun:
         validate = not intermediate or self.config.intermediate_selection == "best"
-        train_config = _train_config(self.config, self.data, self.seed, epochs, lr, validate)
+        train_config = _train_config(self.config, self.data, self.seed, epochs, lr, validate,
+                                     architecture=model_config.architecture)
         return train_stage(model_config, train_config, self.data, directory=self.directory, name=name, run_info=info,
                            initialise=initialise, progress=self.progress)
 
