@@ -576,7 +576,8 @@ class PoseFramePanel:
         points = np.asarray(keypoints_2d, dtype=np.float64).reshape(-1, 2)
         if self.units == "pixels":
             points = normalised_to_pixels(points, *(self.image_size or (1000.0, 1000.0)))
-        zoom_on_person(self.ax_2d, points, margin=margin, image_size=self.image_size if self.units == "pixels" else None)
+        border = self.image_size if self.units == "pixels" else None
+        zoom_on_person(self.ax_2d, points, margin=margin, image_size=border)
 
     def update(self, keypoints_2d, ground_truth=None, prediction=None, title: str = "") -> np.ndarray | None:
         """Show one frame; returns the per-joint errors (mm) when both 3D poses are given, else ``None``."""
