@@ -197,7 +197,7 @@ def execute_notebook(source: Path, output: Path, parameters: dict | None = None,
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
+    from .progress import progress_bar, write
 
     notebooks = course_notebooks(only=args.only)
     if not notebooks:
@@ -208,11 +208,11 @@ def _run(args: argparse.Namespace) -> int:
     version = "answers" if args.answers else "student"
     executed_dir = _output_folder(out_dir / ("answers" if args.answers else "notebooks"))
     runs = []
-    for source in tqdm(notebooks, desc="notebooks", unit="nb"):
+    for source in progress_bar(notebooks, desc="notebooks", unit="nb"):
         run = execute_notebook(source, executed_dir / source.name, parameters, version=version)
         runs.append(run)
         status = "ok" if run.error is None else f"FAILED: {run.error}"
-        tqdm.write(f"{source.name:<40s} {run.seconds:6.1f} s  {status}")
+        write(f"{source.name:<40s} {run.seconds:6.1f} s  {status}")
     total = sum(r.seconds for r in runs)
     figures = sorted((OUTPUT_DIR / "figures").glob("**/*.*")) if (OUTPUT_DIR / "figures").exists() else []
     print(f"{'total':<40s} {total:6.1f} s  ({total / 60:.1f} min)")

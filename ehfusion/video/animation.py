@@ -11,7 +11,7 @@ __all__ = ["animate_video_lift", "write_video_gif"]
 def animate_video_lift(video_lift, *, fps: float = 10.0, title: str | None = None, progress=None):
     """A Matplotlib animation of the frames kept by :func:`~ehfusion.video.pipeline.detect_video` (``thumbnails``):
     left the frame with the 2D input (filled joints hollow), right the 3D pose (root-relative, camera axes).
-    ``progress``: a tqdm bar advanced once per frame drawn."""
+    ``progress``: a progress bar advanced once per frame drawn."""
     import matplotlib.pyplot as plt
     from matplotlib import animation
 
@@ -65,12 +65,12 @@ def write_video_gif(video_lift, path, *, fps: float = 10.0, overwrite: bool = Fa
     """Write :func:`animate_video_lift` to ``path`` (``.gif``) atomically; an existing file is kept unless
     ``overwrite``; ``progress`` shows a progress bar."""
     import matplotlib.pyplot as plt
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     from ..lift import _output_path
 
     path = _output_path(path, ".gif", overwrite)
-    bar = tqdm(total=len(video_lift.detections.thumbnails), desc="draw the GIF", unit="frame", disable=not progress)
+    bar = progress_bar(total=len(video_lift.detections.thumbnails), enabled=progress, desc="draw the GIF", unit="frame")
     anim = animate_video_lift(video_lift, fps=fps, progress=bar)
     try:
         return vis.save_animation(anim, path)

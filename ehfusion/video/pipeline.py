@@ -74,7 +74,7 @@ def detect_video(path, detector=None, *, max_frames: int | None = None, thumbnai
     ``thumbnails`` small RGB copies (``thumbnail_width`` pixels wide) of evenly spaced frames are kept for the
     animation; ``progress`` shows a progress bar.
     """
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     info = video_info(path)
     if max_frames is not None and max_frames < 1:
@@ -91,7 +91,7 @@ def detect_video(path, detector=None, *, max_frames: int | None = None, thumbnai
     decode = detect = 0.0
     try:
         frames = iter_frames(info.path, max_frames)
-        bar = tqdm(total=expected or None, desc="decode + detect 2D", unit="frame", disable=not progress)
+        bar = progress_bar(total=expected or None, enabled=progress, desc="decode + detect 2D", unit="frame")
         while True:
             start = time.perf_counter()
             frame = next(frames, None)
