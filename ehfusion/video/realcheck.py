@@ -149,3 +149,38 @@ def run_check(checkpoints=("det_three-stage_3_best_epoch.bin", BASELINE_CHECKPOI
                                                  camera=cameras[view] if use_calibration else None,
                                                  min_confidence=min_confidence, progress=progress)
     return check
+
+
+def main(argv=None) -> int:
+    """``python -m ehfusion.video.realcheck``: the real-footage check's figures, as the README quotes them."""
+    import argparse
+
+    import pandas as pd
+
+    parser = argparse.ArgumentParser(prog="python -m ehfusion.video.realcheck", description=main.__doc__)
+    parser.add_argument("--max-frames", type=int, default=None, help="frames per view (default: all)")
+    args = parser.parse_args(argv)
+    check = run_check(max_frames=args.max_frames, progress=True)
+    rates = ", ".join(f"{view} {100 * rate:.0f} %" for view, rate in check.detection_rates.items())
+    print(f"person found in: {rates}")
+    print(f"reprojection error of the triangulated reference: mean {check.mean_reprojection_px:.1f} px, "
+          f"median {np.nanmedian(check.reprojection_px):.1f} px; left/right swapped back in "
+          + ", ".join(f"{v} {int(n)}" for v, n in zip(check.detections, check.swapped.sum(axis=1))) + " frames")
+    table = check.table()
+    wide = table.pivot(index="view", columns="checkpoint", values=["P2 (mm)", "P1 (mm)", "bone length variation (%)"])
+    wide.loc["mean"] = wide.mean()
+    with pd.option_context("display.width", 160):
+        print(wide.round(1).to_string())
+    print(f"bone length variation of the reference: {100 * bone_length_variation(check.reference).mean():.1f} %")
+    for (view, name), lifted in check.lifts.items():
+        swapped = check.swapped[list(check.detections).index(view)][: len(lifted.result.poses_3d)]
+        if swapped.any():
+            poses, reference = lifted.result.poses_3d, check.reference_in(view)[: len(swapped)]
+            inside, outside = (compare_to_reference(poses[m], reference[m])["P2"] for m in (swapped, ~swapped))
+            print(f"{view}, {name}: P2 {outside:.1f} mm in the frames where BlazePose kept left and right, "
+                  f"{inside:.1f} mm in the {int(swapped.sum())} frames where it swapped them")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
