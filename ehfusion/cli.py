@@ -32,6 +32,7 @@ from pathlib import Path
 
 from . import paths
 from .errors import EHFusionError
+from .io import writable_folder
 
 __all__ = [
     "STRATEGIES",
@@ -367,17 +368,9 @@ def checkpoint_dir(args) -> Path:
 
 
 def writable_checkpoint_dir(args) -> Path:
-    """:func:`checkpoint_dir`, created if needed; a path that is a file or cannot be created is a ``UserError``."""
-    folder = checkpoint_dir(args)
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"the checkpoint folder {folder} (-c) is an existing file, not a folder; pass a folder "
-                        "(it is created if missing)")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"cannot create the checkpoint folder {folder} (-c): {err.strerror or err}; pass a folder "
-                        "you can write to") from None
-    return folder
+    """:func:`checkpoint_dir`, created if needed; a path that is a file or cannot be created is an
+    :class:`~ehfusion.errors.OutputPathError`."""
+    return writable_folder(checkpoint_dir(args), "-c")
 
 
 def lookup_directories(args) -> list[Path]:

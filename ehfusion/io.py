@@ -39,3 +39,23 @@ def atomic_savez(path: str | os.PathLike, compressed: bool = True, **arrays) -> 
 
     with atomic_write(path) as handle:
         (np.savez_compressed if compressed else np.savez)(handle, **arrays)
+
+
+def writable_folder(path: str | os.PathLike, option: str) -> Path:
+    """``path`` as a folder to write into, created if missing.
+
+    A file in the way, or a folder that cannot be created, is an :class:`~ehfusion.errors.OutputPathError` that names
+    ``option`` (the command-line flag or parameter the path came from).
+    """
+    from .errors import OutputPathError
+
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise OutputPathError(f"{path} ({option}) is an existing file, but a folder is expected; pass a folder "
+                              "(it is created if missing)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputPathError(f"cannot create the folder {path} ({option}): {err.strerror or err}; pass a folder "
+                              "you can write to") from None
+    return path

@@ -341,7 +341,7 @@ def test_a_checkpoint_folder_that_is_a_file_is_refused_before_training(tmp_path,
     status, err = run_main(lambda a: cli.run("one-stage", a), ["-c", str(tmp_path / "afile"), "-e", "1"])
     assert_one_line_error(status, err, f"{tmp_path / 'afile'} (-c) is an existing file")
     assert_nothing_lost(before, tmp_path)
-    with pytest.raises(cli.UserError):
+    with pytest.raises(OutputPathError):
         cli.run("one-stage", ["-c", str(tmp_path / "afile"), "--debug"])
 
 

@@ -63,15 +63,6 @@ __all__ = [
     "load_positions_3d",
     "load_positions_2d",
     "select_actions",
-    "H36M_TRAIN_SUBJECTS",
-    "H36M_TEST_SUBJECTS",
-    "H36M_VALIDATION_SUBJECTS",
-    "EMBEDDED_TRAIN_SUBJECTS",
-    "EMBEDDED_TEST_SUBJECTS",
-    "EMBEDDED_VALIDATION_SUBJECTS",
-    "HUMANEVA_TRAIN_SUBJECTS",
-    "HUMANEVA_TEST_SUBJECTS",
-    "HUMANEVA_VALIDATION_SUBJECTS",
 ]
 
 # ----------------------------------------------------------------------------------------------------- records

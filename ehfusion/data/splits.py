@@ -1,19 +1,6 @@
 """The subject splits of each dataset: who trains, who is held out to pick the best epoch, who is tested."""
 from __future__ import annotations
 
-__all__ = [
-    "H36M_TRAIN_SUBJECTS",
-    "H36M_TEST_SUBJECTS",
-    "H36M_VALIDATION_SUBJECTS",
-    "EMBEDDED_TRAIN_SUBJECTS",
-    "EMBEDDED_TEST_SUBJECTS",
-    "EMBEDDED_VALIDATION_SUBJECTS",
-    "EMBEDDED_UNSEEN_MOTIONS",
-    "HUMANEVA_TRAIN_SUBJECTS",
-    "HUMANEVA_TEST_SUBJECTS",
-    "HUMANEVA_VALIDATION_SUBJECTS",
-]
-
 H36M_TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 H36M_TEST_SUBJECTS = ("S9", "S11")
 H36M_VALIDATION_SUBJECTS = ("S8",)  # held out from the training subjects to pick the best epoch

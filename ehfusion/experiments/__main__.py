@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import OutputPathError
+from ..io import writable_folder
 from .results import MODEL_LABELS, load_results, merge_results, paired_differences, summarise
 from .runner import MAPPABLE, MODELS, SPLITS, ExperimentConfig, default_results_path, run_experiments
 
@@ -188,19 +189,6 @@ def _results_file(path: Path, option: str = "--results") -> Path:
     return path
 
 
-def _output_folder(path: Path, option: str) -> Path:
-    """``path`` as a folder to write into (created); a file in the way is an :class:`OutputPathError`."""
-    if path.exists() and not path.is_dir():
-        raise OutputPathError(f"{path} ({option}) is an existing file, but a folder is expected; pass a folder "
-                              "(it is created if missing)")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OutputPathError(f"cannot create the folder {path} ({option}): {err.strerror or err}; pass a folder "
-                              "you can write to") from None
-    return path
-
-
 def main(argv: SequenceOf[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -211,7 +199,7 @@ def main(argv: SequenceOf[str] | None = None) -> int:
             for source in args.sources:
                 _results_file(Path(source), "a results file to merge")
         if args.command == "run" and args.checkpoint_dir:
-            _output_folder(Path(args.checkpoint_dir), "--checkpoint-dir")
+            writable_folder(Path(args.checkpoint_dir), "--checkpoint-dir")
         if args.command == "run":
             try:
                 mapping = _mapping(args.checkpoint)
