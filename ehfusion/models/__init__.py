@@ -1,4 +1,5 @@
-"""Models: EHFusion (batched over joint groups), the VideoPose3D baseline, stages and introspection.
+"""Models: EHFusion (batched over joint groups), its readable per-group form, the VideoPose3D baseline, stages and
+introspection.
 
 >>> from ehfusion.models import ModelConfig, build_model
 >>> model = build_model(ModelConfig(filter_widths=(3, 3, 3)))
@@ -9,6 +10,7 @@ from __future__ import annotations
 from .base import PoseLifter
 from .config import ModelConfig, receptive_field_of
 from .ehfusion_net import ENCODER_PARTS, EHFusionNet
+from .reference import ReferenceEHFusion, load_from_batched
 from .stages import (
     LoadReport,
     freeze_encoders,
@@ -24,6 +26,8 @@ __all__ = [
     "build_model",
     "PoseLifter",
     "EHFusionNet",
+    "ReferenceEHFusion",
+    "load_from_batched",
     "VideoPose3D",
     "ENCODER_PARTS",
     "receptive_field_of",
