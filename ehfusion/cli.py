@@ -455,15 +455,8 @@ def evaluate_command(args) -> int:
         ckpt = load_checkpoint(path)
     except ValueError as err:
         raise UserError(str(err)) from None
-    strategy = ckpt.meta.get("strategy")
-    expected = {}
-    if "stage" in args.explicit:
-        expected["stage"] = args.stage
-    wanted_strategies = ("one-stage", "baseline") if args.strategy == "one-stage" else ("three-stage",)
-    if strategy not in wanted_strategies:
-        script = "run_threestage" if strategy == "three-stage" else "run_onestage"
-        raise UserError(f"{path.name} was trained with the {strategy} strategy; evaluate it with "
-                        f"python -m ehfusion.{script} --evaluate {path.name}")
+    # the checkpoint knows its strategy: either script evaluates any checkpoint (typed options must still match it)
+    expected = {"stage": args.stage} if "stage" in args.explicit else {}
     check_against(ckpt.meta, args, expected, source=f"checkpoint {path.name}")
     dataset = args.dataset if "dataset" in args.explicit else ckpt.meta.get("dataset") or args.dataset
     keypoints = args.keypoints or ckpt.meta.get("keypoints") or keypoints_of(args)

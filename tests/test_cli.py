@@ -189,8 +189,13 @@ def test_a_mismatched_checkpoint_is_refused_with_the_field_named(one_stage_run, 
     assert "latent size (-lfd): checkpoint gt_one-stage_best_epoch.bin has 8, requested 512" in err
     assert "filter widths (-arc): checkpoint gt_one-stage_best_epoch.bin has 3,3, requested 3,3,3,3,3".replace(
         "3,3, ", "3,3,3, ") in err
-    assert cli("three-stage", "--evaluate gt_one-stage_best_epoch.bin", one_stage_run) == 2
-    assert "evaluate it with python -m ehfusion.run_onestage" in capsys.readouterr().err
+
+
+def test_either_script_evaluates_any_checkpoint(one_stage_run, capsys):
+    # the checkpoint knows its strategy, so run_threestage --evaluate works on a one-stage file too
+    assert cli("three-stage", "--evaluate gt_one-stage_best_epoch.bin -a walk -ste S9", one_stage_run) == 0
+    out = capsys.readouterr().out
+    assert "one-stage" in out and "Average (1 actions)" in out
 
 
 def test_missing_files_and_existing_outputs_are_clear_errors(one_stage_run, capsys):
