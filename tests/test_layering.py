@@ -12,7 +12,7 @@ models        models
 evaluation    evaluation (predictions and the Human3.6M protocol; training validates with it)
 training      distributed, checkpoints, training
 applications  experiments, visualisation, report_plots, widgets, lift, video, cli, run_onestage, run_threestage,
-              course
+              course, __main__ (``python -m ehfusion``)
 ============  =====================================================================================================
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ LAYERS = {
     "evaluation": ("evaluation",),
     "training": ("distributed", "checkpoints", "training"),
     "applications": ("experiments", "visualisation", "report_plots", "widgets", "lift", "video", "cli",
-                     "run_onestage", "run_threestage", "course"),
+                     "run_onestage", "run_threestage", "course", "__main__"),
 }
 LAYER_ORDER = list(LAYERS)
 
