@@ -271,14 +271,6 @@ def default_checkpoint_name(args) -> str:
     return f"{prefix}_three-stage_{args.stage}_best_epoch.bin"
 
 
-def branches_for(strategy: str, stage: int) -> tuple[str, ...] | None:
-    """Output branches: three-stage stage 1 plain, stages 2-3 fused; ``None`` lets ``ModelConfig`` choose
-    (one-stage: plain and fused, or plain only with ``--fusion none``; the baseline: its single pose)."""
-    if strategy != "three-stage":
-        return None
-    return ("unfused",) if stage == 1 else ("fused",)
-
-
 def requested_model_fields(args) -> dict:
     """ModelConfig fields the user typed (to check against a checkpoint), by field name."""
     out = {}
@@ -290,7 +282,7 @@ def requested_model_fields(args) -> dict:
 
 def model_config_from_args(args, layout: str, base: dict | None = None):
     """The ``ModelConfig`` a command line asks for; fields not typed come from ``base`` (a checkpoint's config)."""
-    from .models import ModelConfig
+    from .models import ModelConfig, stage_branches
 
     known = {f.name for f in fields(ModelConfig)}
     values = dict(base or {})
@@ -304,7 +296,9 @@ def model_config_from_args(args, layout: str, base: dict | None = None):
         values.update({k: v for k, v in requested_model_fields(args).items() if k in known})
     values["layout"] = layout
     strategy = run_strategy(args)
-    values["branches"] = branches_for(strategy, args.stage)
+    # three-stage: the stage's branches; one-stage and the baseline: ModelConfig chooses (one-stage's plain and fused,
+    # plain only with --fusion none; the baseline's single pose)
+    values["branches"] = stage_branches(strategy, args.stage) if strategy == "three-stage" else None
     if "filter_widths" in values:
         values["filter_widths"] = tuple(values["filter_widths"])
     return ModelConfig.from_dict({k: v for k, v in values.items() if k in known})
@@ -586,8 +580,9 @@ def _train(args, context) -> int:
     import torch
 
     from .checkpoints import load_checkpoint
-    from .models import build_model, stages
-    from .training import Trainer, seed_everything, split_validation
+    from .models import stages
+    from .recipe import build_stage_model, stage_hand_over
+    from .training import Trainer, split_validation
 
     # ----------------------------------------------------------- a resumed run continues with its own settings
     resume_path, resume_meta = _resume_source(args)
@@ -624,12 +619,10 @@ def _train(args, context) -> int:
     # ----------------------------------------------------------- model
     config = model_config_from_args(args, ds.skeleton.name, base_config)
     train_config = train_config_from_args(args, val_subjects, base_train)
-    seed_everything(args.seed)
-    model = build_model(config)
+    model = build_stage_model(config, args.seed)
     if source is not None:
-        hand_over = stages.load_stage1_into_stage2 if args.stage == 2 else stages.load_stage2_into_stage3
         try:
-            report = hand_over(model, source.state["model_state"])
+            report = stage_hand_over(args.stage, source.state["model_state"])(model)
         except (ValueError, KeyError, TypeError) as err:
             raise UserError(f"cannot start stage {args.stage} from {source.path.name}: {err}") from None
         _print(f"stage {args.stage} starts from {source.path}:\n{report}")

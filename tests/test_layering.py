@@ -10,7 +10,7 @@ base          errors, paths, io, progress, skeleton, geometry, cameras, metrics,
 data          data (files, the embedded dataset, batching), keypoints (your own 2D keypoints)
 models        models
 evaluation    evaluation (predictions and the Human3.6M protocol; training validates with it)
-training      distributed, checkpoints, training
+training      distributed, checkpoints, training, recipe
 applications  experiments, visualisation, report_plots, widgets, lift, video, cli, run_onestage, run_threestage,
               course, __main__ (``python -m ehfusion``)
 ============  =====================================================================================================
@@ -27,7 +27,7 @@ LAYERS = {
     "data": ("data", "keypoints"),
     "models": ("models",),
     "evaluation": ("evaluation",),
-    "training": ("distributed", "checkpoints", "training"),
+    "training": ("distributed", "checkpoints", "training", "recipe"),
     "applications": ("experiments", "visualisation", "report_plots", "widgets", "lift", "video", "cli",
                      "run_onestage", "run_threestage", "course", "__main__"),
 }

@@ -53,10 +53,11 @@ from pathlib import Path
 import torch
 
 from .. import paths
-from ..checkpoints import Checkpoint, load_checkpoint, read_checkpoint
+from ..checkpoints import Checkpoint, load_checkpoint
 from ..evaluation import METRICS, evaluate
-from ..models import ModelConfig, build_model, load_stage1_into_stage2, load_stage2_into_stage3, stage_config
+from ..models import ModelConfig, stage_config
 from ..models.introspection import count_macs, parameter_counts, sequence_macs_per_frame
+from ..recipe import StageRun, stage_hand_over, train_stage
 from .results import MODEL_ORDER, ResultStore, write_tables
 from .robustness import DEFAULT_DROPOUT_RATES, DEFAULT_SIGMAS_PX, robustness_curves
 
@@ -301,78 +302,6 @@ def _train_config(config: ExperimentConfig, data: ExperimentData, seed: int, epo
     )
 
 
-@dataclass
-class StageRun:
-    """A trained (or reused) stage: its best checkpoint and what it cost."""
-
-    checkpoint: Checkpoint
-    epochs: int
-    best_epoch: int | None
-    seconds: float
-    reused: bool
-
-
-#: TrainConfig fields a reused or resumed run must share with the requested one.
-_TRAINING_FIELDS = ("epochs", "batch_size", "lr", "lr_decay", "seed", "subset", "flip_augment", "weight_decay")
-
-
-def _previous_run(last_path: Path, train_config) -> dict | None:
-    """The last checkpoint of an earlier run of this stage (``None`` if there is none); refuses one trained with
-    another schedule, whose weights would silently stand for a different budget."""
-    if not last_path.is_file():
-        return None
-    payload = read_checkpoint(last_path)
-    stored = payload.get("train_config") or {}
-    wanted = train_config.to_dict()
-    differs = {k: (stored.get(k), wanted[k]) for k in _TRAINING_FIELDS if k in stored and stored[k] != wanted[k]}
-    if differs:
-        details = ", ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in differs.items())
-        raise ValueError(f"{last_path} was trained with another schedule ({details}); use another checkpoint "
-                         f"folder (--checkpoint-dir) or delete it")
-    return payload
-
-
-def train_stage(
-    model_config: ModelConfig,
-    train_config,
-    data: ExperimentData,
-    *,
-    directory: Path,
-    name: str,
-    run_info: Mapping,
-    initialise: Callable[[torch.nn.Module], None] | None = None,
-    progress: bool = True,
-) -> StageRun:
-    """Train one model (one stage) with :class:`ehfusion.training.Trainer`, or reuse / resume it from ``directory``.
-
-    A finished run (its last checkpoint reached ``train_config.epochs``) is reused; an unfinished one is resumed
-    exactly; otherwise the model is built from the seed, ``initialise(model)`` loads the previous stage, and it trains.
-    A run in ``directory`` made with another schedule (epochs, batch size, learning rate...) is refused.
-    """
-    from ..training import Trainer, last_checkpoint_name, seed_everything
-
-    best_path = directory / name
-    last_path = directory / last_checkpoint_name(name)
-    previous = _previous_run(last_path, train_config)
-    if previous is not None and best_path.is_file() and int(previous["epoch"]) >= train_config.epochs:
-        seconds = sum(h.get("seconds", 0.0) for h in previous.get("history", []))
-        return StageRun(load_checkpoint(best_path), train_config.epochs, previous.get("best_epoch"), seconds,
-                        reused=True)
-
-    seed_everything(train_config.seed)
-    model = build_model(model_config)
-    if initialise is not None:
-        initialise(model)
-    trainer = Trainer(model, train_config, data.train, data.validation, skeleton=data.skeleton,
-                      checkpoint_dir=directory, name=name, run_info=dict(run_info), model_config=model_config,
-                      progress=progress)
-    if previous is not None:
-        trainer.resume(last_path)
-    summary = trainer.fit()
-    seconds = sum(h.get("seconds", 0.0) for h in trainer.history)
-    return StageRun(load_checkpoint(best_path), trainer.epoch, summary.best_epoch, seconds, reused=False)
-
-
 # ---------------------------------------------------------------------------------------------------------- evaluation
 def evaluate_model(model: torch.nn.Module, data: ExperimentData, config: ExperimentConfig, seed: int = 0,
                    progress: bool = False) -> dict:
@@ -487,7 +416,8 @@ class _SeedRuns:
         validate = not intermediate or self.config.intermediate_selection == "best"
         train_config = _train_config(self.config, self.data, self.seed, epochs, lr, validate,
                                      architecture=model_config.architecture)
-        return train_stage(model_config, train_config, self.data, directory=self.directory, name=name, run_info=info,
+        return train_stage(model_config, train_config, self.data.train, self.data.validation,
+                           skeleton=self.data.skeleton, directory=self.directory, name=name, run_info=info,
                            initialise=initialise, progress=self.progress)
 
     def stage1(self) -> StageRun:
@@ -521,12 +451,12 @@ class _SeedRuns:
             second = self._train(
                 cfg.model_config(model, 2), self.e2, lr, f"{model}_stage2_seed{seed}_best_epoch.bin",
                 self._info("three-stage", 2),
-                initialise=lambda m: load_stage1_into_stage2(m, first.checkpoint.state["model_state"]),
+                initialise=stage_hand_over(2, first.checkpoint.state["model_state"]),
                 intermediate=True)
             third = self._train(
                 cfg.model_config(model, 3), self.e3, lr * cfg.stage3_lr_factor, f"{model}_seed{seed}_best_epoch.bin",
                 self._info("three-stage", 3),
-                initialise=lambda m: load_stage2_into_stage3(m, second.checkpoint.state["model_state"]))
+                initialise=stage_hand_over(3, second.checkpoint.state["model_state"]))
             fields = self._fields([first, second, third], [self.e1, self.e2, self.e3])
             fields["shared_stage1"] = _display_path(first.checkpoint.path)
             return third.checkpoint, fields

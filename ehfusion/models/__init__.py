@@ -16,6 +16,7 @@ from .stages import (
     freeze_encoders,
     load_stage1_into_stage2,
     load_stage2_into_stage3,
+    stage_branches,
     stage_config,
     unfreeze_all,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "VideoPose3D",
     "ENCODER_PARTS",
     "receptive_field_of",
+    "stage_branches",
     "stage_config",
     "freeze_encoders",
     "unfreeze_all",

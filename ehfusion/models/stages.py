@@ -31,6 +31,7 @@ from .ehfusion_net import ENCODER_PARTS, EHFusionNet
 
 __all__ = [
     "STRATEGIES",
+    "stage_branches",
     "stage_config",
     "freeze_encoders",
     "unfreeze_all",
@@ -42,17 +43,22 @@ __all__ = [
 STRATEGIES = ("one-stage", "three-stage")
 
 
-def stage_config(config: ModelConfig, strategy: str, stage: int = 1) -> ModelConfig:
-    """The configuration for one stage of a strategy (only ``branches`` changes)."""
+def stage_branches(strategy: str, stage: int = 1) -> tuple[str, ...]:
+    """The output branches of one stage of a strategy: the one place that says which branches each stage has."""
     if strategy == "one-stage":
         if stage != 1:
             raise ValueError(f"the one-stage strategy has only stage 1, got stage {stage}")
-        return config.replace(branches=("unfused", "fused"))
+        return ("unfused", "fused")
     if strategy == "three-stage":
         if stage not in (1, 2, 3):
             raise ValueError(f"the three-stage strategy has stages 1, 2, 3, got {stage}")
-        return config.replace(branches=("unfused",) if stage == 1 else ("fused",))
+        return ("unfused",) if stage == 1 else ("fused",)
     raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+
+
+def stage_config(config: ModelConfig, strategy: str, stage: int = 1) -> ModelConfig:
+    """The configuration for one stage of a strategy (only ``branches`` changes, to :func:`stage_branches`)."""
+    return config.replace(branches=stage_branches(strategy, stage))
 
 
 def _require_ehfusion(model) -> None:
