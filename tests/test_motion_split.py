@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from ehfusion.data import load_dataset
-from ehfusion.data.loading import EMBEDDED_UNSEEN_MOTIONS, dataset_spec
+from ehfusion.data.loading import dataset_spec
+from ehfusion.data.splits import EMBEDDED_UNSEEN_MOTIONS
 from ehfusion.experiments.runner import ExperimentConfig, default_results_path, load_experiment_data, motion_split
 
 

@@ -37,18 +37,7 @@ from ehfusion import paths
 from ehfusion.errors import DataFileError, write_error
 from ehfusion.cameras import Camera, get_cameras
 from ehfusion.data.sequence import Sequence
-from ehfusion.data.splits import (
-    EMBEDDED_TEST_SUBJECTS,
-    EMBEDDED_TRAIN_SUBJECTS,
-    EMBEDDED_UNSEEN_MOTIONS,
-    EMBEDDED_VALIDATION_SUBJECTS,
-    H36M_TEST_SUBJECTS,
-    H36M_TRAIN_SUBJECTS,
-    H36M_VALIDATION_SUBJECTS,
-    HUMANEVA_TEST_SUBJECTS,
-    HUMANEVA_TRAIN_SUBJECTS,
-    HUMANEVA_VALIDATION_SUBJECTS,
-)
+from ehfusion.data import splits
 from ehfusion.keypoints import conversion_matrix
 from ehfusion.skeleton import H36M_17, H36M_32_TO_17, HUMANEVA_15, Skeleton, get_skeleton
 
@@ -150,14 +139,14 @@ register_dataset(
         skeleton=H36M_17,
         fps=50.0,
         camera_source="h36m",
-        train_subjects=EMBEDDED_TRAIN_SUBJECTS,
-        test_subjects=EMBEDDED_TEST_SUBJECTS,
-        validation_subjects=EMBEDDED_VALIDATION_SUBJECTS,
+        train_subjects=splits.EMBEDDED_TRAIN_SUBJECTS,
+        test_subjects=splits.EMBEDDED_TEST_SUBJECTS,
+        validation_subjects=splits.EMBEDDED_VALIDATION_SUBJECTS,
         how_to_get="it ships with the repository as data/data_3d_embedded.npz; rebuild it with "
         "`python -m ehfusion.data.embedded --out data/` (needs `pip install pybullet==3.2.7`)",
         keypoint_sources=("gt", "det"),
         prepare_2d=_prepare_embedded_2d,
-        unseen_motions=EMBEDDED_UNSEEN_MOTIONS,
+        unseen_motions=splits.EMBEDDED_UNSEEN_MOTIONS,
     )
 )
 register_dataset(
@@ -166,9 +155,9 @@ register_dataset(
         skeleton=H36M_17,
         fps=50.0,
         camera_source="h36m",
-        train_subjects=H36M_TRAIN_SUBJECTS,
-        test_subjects=H36M_TEST_SUBJECTS,
-        validation_subjects=H36M_VALIDATION_SUBJECTS,
+        train_subjects=splits.H36M_TRAIN_SUBJECTS,
+        test_subjects=splits.H36M_TEST_SUBJECTS,
+        validation_subjects=splits.H36M_VALIDATION_SUBJECTS,
         how_to_get="Human3.6M is licensed: prepare data_3d_h36m.npz and data_2d_h36m_<keypoints>.npz as in "
         "VideoPose3D's DATASETS.md and put them in the data folder (or point EHFUSION_DATA_DIR at theirs)",
         raw_joint_maps={32: H36M_32_TO_17},
@@ -180,9 +169,9 @@ register_dataset(
         skeleton=HUMANEVA_15,
         fps=60.0,
         camera_source="humaneva",
-        train_subjects=HUMANEVA_TRAIN_SUBJECTS,
-        test_subjects=HUMANEVA_TEST_SUBJECTS,
-        validation_subjects=HUMANEVA_VALIDATION_SUBJECTS,
+        train_subjects=splits.HUMANEVA_TRAIN_SUBJECTS,
+        test_subjects=splits.HUMANEVA_TEST_SUBJECTS,
+        validation_subjects=splits.HUMANEVA_VALIDATION_SUBJECTS,
         how_to_get="HumanEva-I is licensed: prepare data_3d_humaneva15.npz and data_2d_humaneva15_<keypoints>.npz "
         "as in VideoPose3D's DATASETS.md and put them in the data folder (or point EHFUSION_DATA_DIR at theirs)",
         camera_subject=lambda subject: subject.split("/")[-1],  # 'Train/S1' -> 'S1'
