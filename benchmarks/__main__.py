@@ -94,6 +94,51 @@ def grouping_section(quick: bool, say) -> list[dict] | None:
     return rows
 
 
+# ---------------------------------------------------------------------------------------------- per multiply-accumulate
+BASELINE = "VideoPose3D"
+
+
+def per_mac_rows(training: list[dict] | None, inference: list[dict] | None) -> list[dict]:
+    """EHFusion's time per multiply-accumulate relative to VideoPose3D's, measured side by side in this run.
+
+    For each receptive field and EHFusion model: (EHFusion's time / VideoPose3D's time) / (EHFusion's MACs /
+    VideoPose3D's MACs), for a training step (per window), whole-sequence inference (per output frame, with each
+    model's whole-sequence MACs: VideoPose3D shares work between overlapping windows, EHFusion cannot) and streaming
+    (latency of one new frame). 1.0 is parity; above 1 EHFusion spends more time per MAC.
+    """
+    def index(rows):
+        return {(r["model"], r["frames"]): r for r in rows or []}
+
+    train, infer = index(training), index(inference)
+    out = []
+    for (name, frames) in sorted(set(train) | set(infer), key=lambda k: (k[1], k[0])):
+        if name == BASELINE:
+            continue
+        row = {"model": name, "frames": frames}
+        t, tb = train.get((name, frames)), train.get((BASELINE, frames))
+        if t and tb and "macs" in t:
+            row["training"] = (tb["windows_per_s"] / t["windows_per_s"]) / (t["macs"] / tb["macs"])
+        i, ib = infer.get((name, frames)), infer.get((BASELINE, frames))
+        if i and ib and "sequence_macs" in i:
+            row["sequence"] = (ib["sequence_fps"] / i["sequence_fps"]) / (i["sequence_macs"] / ib["sequence_macs"])
+            row["streaming"] = (i["latency_ms_median"] / ib["latency_ms_median"]) / (i["stream_macs"] / ib["stream_macs"])
+        out.append(row)
+    return out
+
+
+def _ratio(value) -> str:
+    return f"{value:.2f}x" if value is not None else "-"
+
+
+def per_mac_section(sections: dict, say) -> list[dict]:
+    rows = per_mac_rows(sections.get("training"), sections.get("inference"))
+    say(f"{'model':<20}{'frames':>7}{'training':>10}{'sequence':>10}{'streaming':>11}   (time per MAC / VideoPose3D's)")
+    for r in rows:
+        say(f"{r['model']:<20}{r['frames']:>7}{_ratio(r.get('training')):>10}{_ratio(r.get('sequence')):>10}"
+            f"{_ratio(r.get('streaming')):>11}")
+    return rows
+
+
 # ---------------------------------------------------------------------------------------------------------- report
 def _table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
     """Markdown table; ``columns`` are (header, key, format)."""
@@ -136,6 +181,16 @@ def render(machine: dict, sections: dict, settings: dict, seconds: float) -> str
                                                  ("stream frames/s", "stream_fps", ",.0f"),
                                                  ("latency median (ms)", "latency_ms_median", ".2f"),
                                                  ("latency p95 (ms)", "latency_ms_p95", ".2f")]), ""]
+    if sections.get("per_mac"):
+        rows = [{**r, **{k: _ratio(r.get(k)) for k in ("training", "sequence", "streaming")}} for r in sections["per_mac"]]
+        lines += ["## Time per multiply-accumulate, against VideoPose3D", "",
+                  "EHFusion's time divided by VideoPose3D's, divided by EHFusion's MACs over VideoPose3D's, from the "
+                  "two tables above (same run, same process settings): 1.00x is parity, above 1 EHFusion spends more "
+                  "time per multiply-accumulate. Sequence inference uses each model's whole-sequence MACs per frame "
+                  "(VideoPose3D shares work between overlapping windows; EHFusion's encodings depend on the output "
+                  "frame, so it cannot).", "",
+                  _table(rows, [("model", "model", "s"), ("frames", "frames", "d"), ("training step", "training", "s"),
+                                ("sequence inference", "sequence", "s"), ("streaming latency", "streaming", "s")]), ""]
     if sections.get("grouping"):
         lines += ["## Batched groups against looped groups", "",
                   "One training step of the published-size model (27 frames): the five groups computed as one batched "
@@ -182,6 +237,9 @@ def main(argv=None) -> int:
         t = time.perf_counter()
         sections[name] = step(lambda text: print(text, flush=True))
         print(f"({time.perf_counter() - t:.0f} s)", flush=True)
+    if sections.get("training") or sections.get("inference"):
+        print("\n== time per multiply-accumulate ==", flush=True)
+        sections["per_mac"] = per_mac_section(sections, lambda text: print(text, flush=True))
     seconds = time.perf_counter() - start
     if hasattr(os, "getloadavg"):
         machine["load average at end (1, 5, 15 min)"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())

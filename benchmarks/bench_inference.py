@@ -20,6 +20,7 @@ import torch
 
 from benchmarks.bench_training import CAMERA, MODEL_NAMES, model_config, model_parser
 from ehfusion.models import build_model
+from ehfusion.models.introspection import count_macs, sequence_macs_per_frame
 
 
 def _sequence(num_frames: int, joints: int, seed: int = 0) -> torch.Tensor:
@@ -46,7 +47,8 @@ def sequence_fps(name: str, frames: int, *, size: str = "small", length: int = 1
     if next(iter(out.values())).shape[1] != length:
         raise RuntimeError(f"{name}: forward_sequence returned the wrong number of frames")
     seconds = statistics.median(times)
-    return {"model": name, "frames": frames, "size": size, "length": length, "sequence_fps": length / seconds}
+    return {"model": name, "frames": frames, "size": size, "length": length, "sequence_fps": length / seconds,
+            "sequence_macs": sequence_macs_per_frame(model)}
 
 
 @torch.no_grad()
@@ -69,7 +71,8 @@ def streaming(name: str, frames: int, *, size: str = "small", steps: int = 200, 
     assert pose.shape == (1, cfg.skeleton.num_joints, 3)
     ms = np.asarray(latencies) * 1000
     return {"model": name, "frames": frames, "size": size, "latency_ms_median": float(np.median(ms)),
-            "latency_ms_p95": float(np.percentile(ms, 95)), "stream_fps": float(1000 / ms.mean())}
+            "latency_ms_p95": float(np.percentile(ms, 95)), "stream_fps": float(1000 / ms.mean()),
+            "stream_macs": count_macs(model)}
 
 
 def run(frames=(27, 81, 243), models=MODEL_NAMES, *, size: str = "small", length: int = 1000, steps: int = 200,

@@ -30,6 +30,7 @@ import time
 import torch
 
 from ehfusion.models import ModelConfig, build_model, stage_config
+from ehfusion.models.introspection import count_macs
 
 #: Filter widths for each receptive field.
 FILTER_WIDTHS = {27: (3, 3, 3), 81: (3, 3, 3, 3), 243: (3, 3, 3, 3, 3)}
@@ -112,7 +113,7 @@ def measure_step(name: str, frames: int, batch: int, *, size: str = "small", rep
     peak = _peak_rss_mib()
     return {
         "model": name, "frames": frames, "batch": batch, "size": size,
-        "params": sum(p.numel() for p in model.parameters()),
+        "params": sum(p.numel() for p in model.parameters()), "macs": count_macs(model),
         "step_s": step, "windows_per_s": batch / step,
         "rss_before_mib": before, "peak_rss_mib": peak, "step_memory_mib": max(0.0, peak - before),
         "threads": torch.get_num_threads(),
