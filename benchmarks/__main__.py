@@ -175,7 +175,8 @@ def render(machine: dict, sections: dict, settings: dict, seconds: float) -> str
     if sections.get("inference"):
         lines += ["## Inference", "",
                   "Whole sequence: `forward_sequence` on one sequence, evaluation mode, no flip. Streaming: a causal "
-                  "model fed one new frame at a time (batch 1); latency from a frame's arrival to its 3D pose.", "",
+                  "model fed one new frame at a time (batch 1, one torch thread: faster than two for one window); "
+                  "latency from a frame's arrival to its 3D pose.", "",
                   _table(sections["inference"], [("model", "model", "s"), ("frames", "frames", "d"),
                                                  ("sequence frames/s", "sequence_fps", ",.0f"),
                                                  ("stream frames/s", "stream_fps", ",.0f"),

@@ -52,8 +52,24 @@ def sequence_fps(name: str, frames: int, *, size: str = "small", length: int = 1
 
 
 @torch.no_grad()
-def streaming(name: str, frames: int, *, size: str = "small", steps: int = 200, warmup: int = 10) -> dict:
-    """Latency of a causal model predicting each new frame as it arrives (one stream, batch 1)."""
+def streaming(name: str, frames: int, *, size: str = "small", steps: int = 200, warmup: int = 10,
+              threads: int | None = 1) -> dict:
+    """Latency of a causal model predicting each new frame as it arrives (one stream, batch 1).
+
+    ``threads``: torch CPU threads during the measurement (restored afterwards). One window at a time is too little
+    work to share: on a 2-core machine both models answer about twice as fast on one thread as on two (the threads'
+    hand-over costs more than it saves), so one thread is the default.
+    """
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _streaming(name, frames, size=size, steps=steps, warmup=warmup)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _streaming(name: str, frames: int, *, size: str, steps: int, warmup: int) -> dict:
     torch.manual_seed(0)
     cfg = model_config(name, frames, size, causal=True)
     model = build_model(cfg).eval()
