@@ -13,6 +13,7 @@ import argparse
 import datetime as _dt
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -91,6 +92,91 @@ def grouping_section(quick: bool, say) -> list[dict] | None:
         row = {"model": label, "batch": batch, "batched_s": batched, "looped_s": looped, "speed_up": looped / batched}
         rows.append(row)
         say(f"{label:<22}{batch:>6}{row['batched_s']:>13.3f}{row['looped_s']:>12.3f}{row['speed_up']:>9.2f}x")
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------------- roofline
+ROOFLINE_MODELS = ("VideoPose3D", "EHFusion stage 3", "EHFusion one-stage")
+
+
+def roofline_rows(measured: list[dict], rate_gflops: float) -> list[dict]:
+    """How close each training step comes to the float32 bound, and what its matrix products alone cost per MAC.
+
+    ``measured``: per model ``macs`` (per window), ``batch``, ``step_s`` (median step), ``products_s`` (seconds in
+    matrix products in one profiled step) and ``profiled_s`` (that step's total). A step does about ``3 x 2 x MACs``
+    floating-point operations per window (forward, and the two gradient products backward); at the rate of one large
+    matrix product (``rate_gflops``) that takes ``bound_s``. ``fraction`` = bound / step (1 = at the bound);
+    ``products_per_mac`` is the matrix products' time per MAC relative to the first row's (VideoPose3D's).
+    """
+    rows = []
+    for m in measured:
+        bound = 6 * m["macs"] * m["batch"] / (rate_gflops * 1e9)
+        rest = m["profiled_s"] - m["products_s"]
+        rows.append({"model": m["model"], "macs": m["macs"], "batch": m["batch"], "step_s": m["step_s"],
+                     "bound_s": bound, "fraction": bound / m["step_s"], "times_bound": m["step_s"] / bound,
+                     "products_share": m["products_s"] / m["profiled_s"],
+                     "products_per_mac_s": m["products_s"] / (m["macs"] * m["batch"]),
+                     "activations": m["activations"], "activations_per_mac": m["activations"] / m["macs"],
+                     "rest_per_activation_s": rest / (m["activations"] * m["batch"])})
+    for key in ("products_per_mac", "activations_per_mac", "rest_per_activation"):
+        base = rows[0][f"{key}_s" if key != "activations_per_mac" else key] if rows else 1.0
+        for r in rows:
+            r[f"{key}_ratio"] = r[f"{key}_s" if key != "activations_per_mac" else key] / base
+    return rows
+
+
+def normalised_activations(model) -> int:
+    """Numbers per window that pass through a BatchNorm (each is then normalised, activated, dropped out and, in
+    backward, differentiated through all three): the elementwise work of a step, as MACs are its matrix work."""
+    from benchmarks.bench_model import make_batch
+
+    counts = []
+    hooks = [module.register_forward_hook(lambda _m, _i, out: counts.append(out.numel()))
+             for module in model.modules() if isinstance(module, torch.nn.modules.batchnorm._BatchNorm)]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(*make_batch(model.config, 1)[:2])
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    return sum(counts)
+
+
+def roofline_section(quick: bool, size: str, say) -> list[dict]:
+    """Training step at 27 frames, batch 1024: time against the float32 roofline, and the matrix products' share."""
+    from benchmarks import bench_model
+    from benchmarks.bench_training import model_config
+    from ehfusion.models import build_model
+    from ehfusion.models.introspection import count_macs
+
+    batch, repeats = (256, 2) if quick else (1024, 3)
+    rate = bench_model.matmul_gflops()
+    measured = []
+    for name in ROOFLINE_MODELS:
+        torch.manual_seed(0)
+        cfg = model_config(name, 27, size)
+        model = build_model(cfg).train()
+        optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3, amsgrad=True)
+        window, camera, target = bench_model.make_batch(cfg, batch)
+        steps = [bench_model.training_step(model, optimiser, window, camera, target)[0] for _ in range(repeats + 1)]
+        parts = bench_model.time_breakdown(model, optimiser, window, camera, target)
+        measured.append({"model": name, "macs": count_macs(model), "batch": batch,
+                         "activations": normalised_activations(model),
+                         "step_s": statistics.median(steps[1:]), "products_s": parts["matrix products"],
+                         "profiled_s": parts["total"]})
+    rows = roofline_rows(measured, rate)
+    say(f"a large float32 matrix product runs at {rate:.0f} GFLOP/s")
+    say(f"{'model':<20}{'step (s)':>10}{'bound (s)':>11}{'fraction':>10}{'products':>10}{'products/MAC':>14}"
+        f"{'activations/MAC':>17}{'rest/activation':>17}")
+    for r in rows:
+        say(f"{r['model']:<20}{r['step_s']:>10.3f}{r['bound_s']:>11.3f}{r['fraction']:>10.2f}"
+            f"{r['products_share']:>9.0%}{r['products_per_mac_ratio']:>13.2f}x{r['activations_per_mac_ratio']:>16.2f}x"
+            f"{r['rest_per_activation_ratio']:>16.2f}x")
+    for r in rows:
+        r["rate_gflops"] = rate
     return rows
 
 
@@ -192,6 +278,25 @@ def render(machine: dict, sections: dict, settings: dict, seconds: float) -> str
                   "frame, so it cannot).", "",
                   _table(rows, [("model", "model", "s"), ("frames", "frames", "d"), ("training step", "training", "s"),
                                 ("sequence inference", "sequence", "s"), ("streaming latency", "streaming", "s")]), ""]
+    if sections.get("roofline"):
+        rows = sections["roofline"]
+        lines += ["## Training step against the roofline", "",
+                  f"One training step at 27 frames, batch {rows[0]['batch']}. A step does about 3 x 2 x MACs "
+                  f"floating-point operations per window; at the rate of one large float32 matrix product on this "
+                  f"machine ({rows[0]['rate_gflops']:.0f} GFLOP/s) that takes the 'bound'. 'fraction' = bound / step "
+                  "(1 = at the bound). 'products' is the share of a profiled step spent in matrix products, and "
+                  "'products per MAC' their time per multiply-accumulate relative to VideoPose3D's. 'activations' are "
+                  "the numbers per window that pass through a BatchNorm (normalised, activated, dropped out, and "
+                  "differentiated through all three in backward): a step's elementwise work, as MACs are its matrix "
+                  "work; 'activations per MAC' and 'rest per activation' (the time outside matrix products per "
+                  "activation) are relative to VideoPose3D's.", "",
+                  _table(rows, [("model", "model", "s"), ("MACs / window", "macs", ",d"), ("step (s)", "step_s", ".3f"),
+                                ("bound (s)", "bound_s", ".3f"), ("fraction", "fraction", ".2f"),
+                                ("products", "products_share", ".0%"),
+                                ("products per MAC", "products_per_mac_ratio", ".2f"),
+                                ("activations / window", "activations", ",d"),
+                                ("activations per MAC", "activations_per_mac_ratio", ".2f"),
+                                ("rest per activation", "rest_per_activation_ratio", ".2f")]), ""]
     if sections.get("grouping"):
         lines += ["## Batched groups against looped groups", "",
                   "One training step of the published-size model (27 frames): the five groups computed as one batched "
@@ -207,7 +312,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: 27 frames only, few repetitions")
     parser.add_argument("--size", default="small", choices=("small", "paper"),
                         help="model size of the training and inference sections")
-    parser.add_argument("--skip", nargs="*", default=[], choices=("batching", "training", "inference", "grouping"))
+    parser.add_argument("--skip", nargs="*", default=[], choices=("batching", "training", "inference", "grouping", "roofline"))
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", default=str(RESULTS), help="where the markdown report goes")
     args = parser.parse_args(argv)
@@ -229,6 +334,7 @@ def main(argv=None) -> int:
                                                      steps=30 if args.quick else 100,
                                                      repeats=1 if args.quick else 3, progress=say),
         "grouping": lambda say: grouping_section(args.quick, say),
+        "roofline": lambda say: roofline_section(args.quick, args.size, say),
     }
     sections = {}
     for name, step in steps.items():

@@ -25,3 +25,21 @@ def test_missing_sections_leave_the_ratio_out():
                 {"model": "EHFusion one-stage", "frames": 81, "windows_per_s": 10.0, "macs": 1.0}]
     (row,) = per_mac_rows(training, None)
     assert row["training"] == pytest.approx(1.0) and "sequence" not in row
+
+
+def test_roofline_fraction_and_products_per_mac():
+    from benchmarks.__main__ import roofline_rows
+
+    measured = [{"model": "VideoPose3D", "macs": 4_000_000, "batch": 1000, "step_s": 0.48, "products_s": 0.2,
+                 "profiled_s": 0.5, "activations": 10_000},
+                {"model": "EHFusion stage 3", "macs": 2_000_000, "batch": 1000, "step_s": 0.6, "products_s": 0.2,
+                 "profiled_s": 0.8, "activations": 15_000}]
+    base, ehf = roofline_rows(measured, rate_gflops=100.0)
+    assert base["bound_s"] == pytest.approx(6 * 4e6 * 1000 / 100e9)        # 0.24 s
+    assert base["fraction"] == pytest.approx(0.5) and base["times_bound"] == pytest.approx(2.0)
+    assert ehf["fraction"] == pytest.approx(0.12 / 0.6)
+    assert ehf["products_share"] == pytest.approx(0.25)
+    assert base["products_per_mac_ratio"] == pytest.approx(1.0)
+    assert ehf["products_per_mac_ratio"] == pytest.approx(2.0)              # same product time for half the MACs
+    assert ehf["activations_per_mac_ratio"] == pytest.approx((15_000 / 2e6) / (10_000 / 4e6))   # 3x
+    assert ehf["rest_per_activation_ratio"] == pytest.approx((0.6 / 15_000) / (0.3 / 10_000))   # 4/3
