@@ -11,8 +11,8 @@ data          data (files, the embedded dataset, batching), keypoints (your own 
 models        models
 evaluation    evaluation (predictions and the Human3.6M protocol; training validates with it)
 training      distributed, checkpoints, training, recipe
-applications  experiments, visualisation, report_plots, widgets, lift, video, cli, run_onestage, run_threestage,
-              course, __main__ (``python -m ehfusion``)
+applications  experiments, visualisation, model_figures, report_plots, widgets, lift, video, cli, run_onestage,
+              run_threestage, course, __main__ (``python -m ehfusion``)
 ============  =====================================================================================================
 """
 from __future__ import annotations
@@ -28,8 +28,8 @@ LAYERS = {
     "models": ("models",),
     "evaluation": ("evaluation",),
     "training": ("distributed", "checkpoints", "training", "recipe"),
-    "applications": ("experiments", "visualisation", "report_plots", "widgets", "lift", "video", "cli",
-                     "run_onestage", "run_threestage", "course", "__main__"),
+    "applications": ("experiments", "visualisation", "model_figures", "report_plots", "widgets", "lift", "video",
+                     "cli", "run_onestage", "run_threestage", "course", "__main__"),
 }
 LAYER_ORDER = list(LAYERS)
 
@@ -165,3 +165,21 @@ def test_no_import_cycles():
     assert not new, "import cycles:\n  " + "\n  ".join(new)
     gone = [sorted(c) for c in PENDING_CYCLES if c not in found]
     assert not gone, f"these cycles are gone, remove them from PENDING_CYCLES: {gone}"
+
+
+def third_party_imports(path: Path) -> set[str]:
+    """Top-level names of the non-``ehfusion`` packages a file imports (anywhere in it)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module.split(".")[0])
+    return names - {"ehfusion"}
+
+
+def test_model_code_needs_no_plotting_progress_bars_or_widgets():
+    presentation = {"matplotlib", "tqdm", "ipywidgets", "IPython"}
+    found = {module: sorted(third_party_imports(path) & presentation) for module, path in package_modules().items()
+             if layer_of(module) == "models"}
+    assert not {m: names for m, names in found.items() if names}, found

@@ -438,7 +438,7 @@ def test_architecture_figures_draw_every_group_and_the_receptive_field():
     import matplotlib
 
     matplotlib.use("Agg")
-    from ehfusion.models import figures
+    from ehfusion import model_figures as figures
 
     for layout in ("h36m", "humaneva15"):
         ax = figures.draw_architecture(layout)

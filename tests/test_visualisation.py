@@ -317,7 +317,7 @@ def test_frame_panel_error_axis_is_never_clipped(sequence):
 def test_parameter_breakdown_names_every_part():
     import pandas as pd
 
-    from ehfusion.models.figures import plot_parameter_breakdown
+    from ehfusion.model_figures import plot_parameter_breakdown
 
     table = pd.DataFrame({"name": ["a", "b"], "architecture": ["ehfusion", "ehfusion"],
                           "params.local_encoders": [3e6, 4e6], "params.camera_embedding": [2304, 2304],

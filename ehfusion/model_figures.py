@@ -15,10 +15,10 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from .. import style
-from ..skeleton import Skeleton, get_skeleton
-from .encodings import encode_window, reference_index
-from .fusion import OPERATORS_BY_VARIANT
+from . import style
+from .skeleton import Skeleton, get_skeleton
+from .models.encodings import encode_window, reference_index
+from .models.fusion import OPERATORS_BY_VARIANT
 
 __all__ = ["group_colours", "draw_architecture", "draw_nddr", "plot_encodings", "draw_receptive_field",
            "plot_parameter_breakdown"]
