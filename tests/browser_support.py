@@ -1,7 +1,6 @@
-"""Support code for the visualisation, explorer and browser tests.
+"""Support code for the visualisation and browser tests.
 
-- Synthetic, fully known data: a walking Human3.6M-17 skeleton in camera coordinates, its 2D projection, and a tiny
-  in-memory dataset with the ``PoseDataset`` interface (subjects, actions, cameras, sequences).
+- Synthetic, fully known data: a walking Human3.6M-17 skeleton in camera coordinates and its 2D projection.
 - A JupyterLab server in throwaway directories for the end-to-end browser test (always stopped by the caller).
 """
 from __future__ import annotations
@@ -19,7 +18,6 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -79,50 +77,6 @@ def make_sequence(subject="S9", action="Walking", camera=0, n=40) -> Sequence:
     trajectory = np.stack([np.linspace(-0.5, 0.5, n), np.full(n, 0.2), np.full(n, 5.0)], axis=1).astype(np.float32)
     intrinsics = np.array([FOCAL / WIDTH * 2, FOCAL / WIDTH * 2, 0.0, 0.0, 0, 0, 0, 0, 0], dtype=np.float32)
     return Sequence(subject, action, camera, project(poses, trajectory), poses, trajectory, intrinsics, fps=50.0)
-
-
-class FakeDataset:
-    """A tiny dataset with the ``PoseDataset`` interface: subjects S1, S9, S11; two actions; two cameras each."""
-
-    skeleton = H36M_17
-    fps = 50.0
-
-    def __init__(self, frames: int = 40, subjects=("S1", "S9", "S11"), actions=("Walking", "Posing"), cameras=2):
-        self.subjects = list(subjects)
-        self._actions = sorted(actions)
-        self.cameras = {s: [SimpleNamespace(id=f"cam{i}", res_w=WIDTH, res_h=HEIGHT) for i in range(cameras)]
-                        for s in self.subjects}
-        self._sequences = {(s, a, c): make_sequence(s, a, c, frames + 5 * c)
-                           for s in self.subjects for a in self._actions for c in range(cameras)}
-        self.sequence_requests = 0
-
-    def actions(self, subject):
-        return list(self._actions)
-
-    def sequences(self, subjects=None, actions=None, cameras=None):
-        self.sequence_requests += 1
-        return [seq for (s, a, c), seq in self._sequences.items()
-                if (subjects is None or s in subjects) and (actions is None or a in actions)
-                and (cameras is None or c in cameras)]
-
-
-class OffsetModel:
-    """A stand-in "model" whose prediction is the ground truth shifted by a known offset per branch (metres)."""
-
-    def __init__(self, offsets=None):
-        self.offsets = offsets or {"unfused": 0.04, "fused": 0.02}
-        self.branches = tuple(self.offsets)
-        self.answer_branch = "fused" if "fused" in self.offsets else self.branches[0]
-        self.calls = []
-
-
-def offset_predict(model: OffsetModel, seq, flip_tta=True, branch=None) -> np.ndarray:
-    """``predict_fn`` for :class:`OffsetModel`: the joints move by the branch's offset along x (the root stays)."""
-    branch = branch or model.answer_branch
-    model.calls.append((seq.subject, seq.action, seq.camera, branch, np.array(seq.keypoints_2d)))
-    prediction = seq.poses_3d.copy()
-    prediction[:, 1:, 0] += model.offsets[branch]
-    return prediction
 
 
 # ------------------------------------------------------------------------------------------------------ JupyterLab

@@ -1,9 +1,9 @@
 """End to end: the pose explorer in a real JupyterLab, driven by headless Chromium.
 
 Starts JupyterLab on 127.0.0.1 (free port, token, throwaway Jupyter/IPython directories, no news pop-up), opens a small
-notebook that creates the explorer, runs it, moves the frame slider with the keyboard, and checks that the frame
-number and the rendered image changed. The screenshot is kept in the test's folder and copied to
-``outputs/figures/explorer_browser.png``.
+notebook that creates the explorer on the embedded dataset with a tiny real checkpoint, runs it, moves the frame slider
+with the keyboard, and checks that the frame number and the rendered image changed. The screenshot is kept in the
+test's folder and copied to ``outputs/figures/explorer_browser.png``.
 
 Skipped when ``/usr/bin/chromium`` (Debian's ``chromium`` package) or Playwright is missing, unless
 ``EHFUSION_REQUIRE_BROWSER=1`` (set in CI), in which case it fails instead.
@@ -20,13 +20,13 @@ import nbformat
 import pytest
 
 from browser_support import start_jupyterlab, wait_for_idle_kernel
+from explorer_support import save_tiny_checkpoint
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-TESTS_DIR = Path(__file__).resolve().parent
 NOTEBOOK = "explorer_browser.ipynb"
 TIMEOUT_MS = 60_000
 
@@ -36,19 +36,17 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"{reason} (install it with `apt-get install chromium`; set EHFUSION_REQUIRE_BROWSER=1 to fail)")
 
 
-def _explorer_notebook(path: Path) -> Path:
-    """A three-cell notebook that builds the explorer on the synthetic walking dataset of the tests."""
+def _explorer_notebook(path: Path, checkpoint_dir: Path) -> Path:
+    """A three-cell notebook that builds the explorer on the embedded dataset with the checkpoints of a folder."""
     cells = [
         nbformat.v4.new_markdown_cell("# Pose explorer (browser test)"),
         nbformat.v4.new_code_cell(
-            "import sys\n"
-            f"sys.path.insert(0, {str(TESTS_DIR)!r})\n"
-            "from browser_support import FakeDataset, OffsetModel, offset_predict\n"
+            "from ehfusion.data import load_dataset\n"
             "from ehfusion.widgets import PoseExplorer"
         ),
         nbformat.v4.new_code_cell(
-            "explorer = PoseExplorer(FakeDataset(frames=40), checkpoints={'toy.bin': OffsetModel()},\n"
-            "                        predict_fn=offset_predict)\n"
+            "explorer = PoseExplorer(load_dataset('embedded', keypoints='gt'), action='walk', max_frames=40,\n"
+            f"                        checkpoint_dir={str(checkpoint_dir)!r})\n"
             "explorer"
         ),
     ]
@@ -86,7 +84,10 @@ def test_pose_explorer_in_jupyterlab(tmp_path):
 
     root = tmp_path / "root"
     root.mkdir()
-    _explorer_notebook(root / NOTEBOOK)
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    save_tiny_checkpoint(checkpoints / "tiny.bin")
+    _explorer_notebook(root / NOTEBOOK, checkpoints)
     screenshot = tmp_path / "explorer_browser.png"
     started = time.monotonic()
     server = start_jupyterlab(root, tmp_path / "jupyter", timeout=90)

@@ -29,7 +29,8 @@ LAYERS = {
     "evaluation": ("evaluation",),
     "training": ("distributed", "checkpoints", "training", "recipe"),
     "applications": ("experiments", "visualisation", "model_figures", "report_plots", "widgets", "lift", "video",
-                     "cli", "run_onestage", "run_threestage", "course", "__main__"),
+                     "cli", "run_onestage", "run_threestage", "course", "__main__", "explorer", "explorer_figures",
+                     "checkpoint_choice"),
 }
 LAYER_ORDER = list(LAYERS)
 
