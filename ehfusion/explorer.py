@@ -60,7 +60,7 @@ class Selection:
     frame: int
 
     @property
-    def view(self) -> tuple[str, str, int]:
+    def sequence_key(self) -> tuple[str, str, int]:
         """(subject, action, camera): which sequence."""
         return self.subject, self.action, self.camera
 
@@ -142,11 +142,11 @@ class ExplorerState:
     def select(self, **changes) -> None:
         """Change parts of the selection (``subject="S11"``, ``noise_px=5.0``, ``frame=12``...); the rest follows.
 
-        The prediction of the new selection is computed (or found in the cache) before anything changes, so a failure
-        raises and leaves the state as it was.
+        ``branch=None`` asks for the model's answer branch. The prediction of the new selection is computed (or found
+        in the cache) before anything changes, so a failure raises and leaves the state as it was.
         """
         selection = self._resolve(changes)
-        self._outputs(selection.view, selection.noise_px, selection.checkpoint)
+        self._outputs(selection.sequence_key, selection.noise_px, selection.checkpoint)
         self._selection = selection
 
     def _resolve(self, changes: dict) -> Selection:
@@ -244,7 +244,7 @@ class ExplorerState:
     @property
     def sequence(self) -> Sequence:
         """The selected sequence (its first ``max_frames`` frames), without added noise."""
-        return self._sequence(self._selection.view)
+        return self._sequence(self._selection.sequence_key)
 
     @property
     def num_frames(self) -> int:
@@ -259,7 +259,7 @@ class ExplorerState:
     @property
     def keypoints_2d(self) -> np.ndarray:
         """(N, J, 2) the model's input: the sequence's normalised keypoints plus the selected noise."""
-        return self._input(self._selection.view, self.noise_px)
+        return self._input(self._selection.sequence_key, self.noise_px)
 
     @property
     def ground_truth(self) -> np.ndarray | None:
@@ -293,7 +293,7 @@ class ExplorerState:
         """The whole sequence's prediction (N, J, 3) in metres for ``branch`` and ``noise_px`` (default: the selected
         ones), computed once and cached; the selection stays as it is. ``None`` without a checkpoint."""
         noise_px = self.noise_px if noise_px is None else float(noise_px)
-        outputs = self._outputs(self._selection.view, noise_px, self.checkpoint)
+        outputs = self._outputs(self._selection.sequence_key, noise_px, self.checkpoint)
         if outputs is None:
             return None
         branch = self.branch if branch is None else branch
@@ -331,38 +331,43 @@ class ExplorerState:
         best = best_checkpoint(self.checkpoint_names, self.dataset.keypoints, self.checkpoint_dir)
         return best or self.checkpoint_names[0]
 
-    def _sequence(self, view: tuple[str, str, int]) -> Sequence:
+    def _sequence(self, key: tuple[str, str, int]) -> Sequence:
         def load() -> Sequence:
-            sequence = self.dataset.sequence(*view)
+            sequence = self.dataset.sequence(*key)
             return sequence if self.max_frames is None else _first_frames(sequence, self.max_frames)
 
-        return self._sequences.get_or_compute(view, load)
+        return self._sequences.get_or_compute(key, load)
 
-    def _input(self, view: tuple[str, str, int], noise_px: float) -> np.ndarray:
+    def _input(self, key: tuple[str, str, int], noise_px: float) -> np.ndarray:
         def draw() -> np.ndarray:
-            subject, action, camera = view
-            rng = np.random.default_rng([self.noise_seed, zlib.crc32(f"{subject}|{action}|{camera}|{noise_px!r}"
-                                                                     .encode())])
+            subject, _, camera = key
             width = self.dataset.cameras[subject][camera].res_w
-            return add_pixel_noise(self._sequence(view).keypoints_2d, noise_px, width, rng)
+            return add_pixel_noise(self._sequence(key).keypoints_2d, noise_px, width,
+                                   _noise_generator(self.noise_seed, key, noise_px))
 
-        return self._inputs.get_or_compute(view + (noise_px,), draw)
+        return self._inputs.get_or_compute(key + (noise_px,), draw)
 
-    def _outputs(self, view: tuple[str, str, int], noise_px: float, checkpoint: str) -> dict[str, np.ndarray] | None:
+    def _outputs(self, key: tuple[str, str, int], noise_px: float, checkpoint: str) -> dict[str, np.ndarray] | None:
         """Every branch's prediction for a sequence, noise level and checkpoint (``None`` for NO_CHECKPOINT)."""
         if checkpoint == NO_CHECKPOINT:
             return None
 
         def run() -> dict[str, np.ndarray]:
             model = self.load(checkpoint).model
-            noisy = dataclasses.replace(self._sequence(view), keypoints_2d=self._input(view, noise_px))
+            noisy = dataclasses.replace(self._sequence(key), keypoints_2d=self._input(key, noise_px))
             started = time.perf_counter()
             outputs = predict_branches(model, noisy, flip_tta=self.flip_tta)
             self.prediction_seconds = time.perf_counter() - started
             self.prediction_calls += 1
             return {branch: np.asarray(values, dtype=np.float32) for branch, values in outputs.items()}
 
-        return self._predictions.get_or_compute(view + (noise_px, checkpoint), run)
+        return self._predictions.get_or_compute(key + (noise_px, checkpoint), run)
+
+
+def _noise_generator(seed: int, key: tuple[str, str, int], noise_px: float) -> np.random.Generator:
+    """The random numbers of one sequence and noise level: from the explorer's seed and a hash of the two."""
+    label = "|".join(map(str, (*key, repr(noise_px))))
+    return np.random.default_rng([seed, zlib.crc32(label.encode())])
 
 
 def _first_frames(sequence: Sequence, n: int) -> Sequence:

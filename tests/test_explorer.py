@@ -51,9 +51,9 @@ def test_the_first_selection_is_the_first_test_sequence_with_the_most_accurate_c
 
 def test_a_change_carries_the_rest_of_the_selection_along(state, dataset):
     state.select(subject="S11", action="walk 1", camera=2, frame=10)
-    assert state.selection.view == ("S11", "walk 1", 2) and state.frame == 10
+    assert state.selection.sequence_key == ("S11", "walk 1", 2) and state.frame == 10
     state.select(subject="S9")                                    # S9 has this take and this camera too
-    assert state.selection.view == ("S9", "walk 1", 2) and state.frame == 10
+    assert state.selection.sequence_key == ("S9", "walk 1", 2) and state.frame == 10
     state.select(split="train")                                   # S9 is no training subject: the first one is
     assert state.subject == dataset.split_subjects("train")[0] == "S1" and state.action == "walk 1"
     assert state.subjects == list(dataset.split_subjects("train"))

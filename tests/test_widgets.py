@@ -75,7 +75,7 @@ def test_the_frame_slider_selects_the_frame_and_only_redraws(explorer):
 def test_the_sequence_controls_drive_the_state(explorer, dataset):
     explorer.camera_dropdown.value = 2
     explorer.subject_dropdown.value = "S11"
-    assert explorer.state.selection.view == ("S11", "walk", 2)            # the action and camera stay
+    assert explorer.state.selection.sequence_key == ("S11", "walk", 2)            # the action and camera stay
     np.testing.assert_array_equal(explorer.state.keypoints_2d, dataset.sequence("S11", "walk", 2).keypoints_2d[:FRAMES])
     explorer.action_dropdown.value = "walk 1"
     assert explorer.state.action == "walk 1"
