@@ -21,11 +21,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-STRATEGIES = ("one-stage", "three-stage")
-
 
 def _train(argv: list[str]) -> int:
     from .cli import run
+    from .models.stages import STRATEGIES
 
     if not argv or argv[0] not in STRATEGIES:
         print(f"usage: python -m ehfusion train {{{','.join(STRATEGIES)}}} [options]  (--help after the strategy "
@@ -45,7 +44,7 @@ def _evaluate(argv: list[str]) -> int:
 
 
 def _lift(argv: list[str]) -> int:
-    from .lift import main
+    from .lift.__main__ import main
 
     return main(argv)
 

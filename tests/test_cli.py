@@ -7,7 +7,8 @@ import shlex
 import pytest
 import torch
 
-from ehfusion.cli import build_parser, default_checkpoint_name, parse_args, requested_model_fields
+from ehfusion.cli import build_parser, parse_args
+from ehfusion.cli.options import default_checkpoint_name, requested_model_fields
 from ehfusion.training import last_checkpoint_name
 
 
@@ -122,7 +123,7 @@ def test_mistakes_are_reported_without_a_traceback(strategy, command, message, c
 
 
 def test_bn_momentum_schedule_from_the_command_line():
-    from ehfusion.cli import train_config_from_args
+    from ehfusion.cli.options import train_config_from_args
 
     default = train_config_from_args(parse("one-stage", ""), ["S8"])  # 80 epochs: VideoPose3D's decay
     assert (default.bn_momentum(0), default.bn_momentum_end) == (0.1, 0.001)

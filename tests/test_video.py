@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ehfusion import keypoints as kp
-from ehfusion.lift import main
+from ehfusion.lift.__main__ import main
 from ehfusion.skeleton import COCO_17, H36M_17
 from ehfusion.video import INSTALL_COMMAND, VideoExtraMissing
 from ehfusion.video.blazepose import BLAZEPOSE_33, COCO_FROM_BLAZEPOSE, blazepose_to_coco, blazepose_to_h36m_matrix

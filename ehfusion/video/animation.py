@@ -67,9 +67,9 @@ def write_video_gif(video_lift, path, *, fps: float = 10.0, overwrite: bool = Fa
     import matplotlib.pyplot as plt
     from ..progress import progress_bar
 
-    from ..lift import _output_path
+    from ..lift import checked_output_path
 
-    path = _output_path(path, ".gif", overwrite)
+    path = checked_output_path(path, ".gif", overwrite)
     bar = progress_bar(total=len(video_lift.detections.thumbnails), enabled=progress, desc="draw the GIF", unit="frame")
     anim = animate_video_lift(video_lift, fps=fps, progress=bar)
     try:

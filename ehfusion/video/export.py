@@ -37,9 +37,9 @@ _TO_BVH = np.array([1.0, -1.0, -1.0]) * 100.0  # camera axes (metres) -> Y up (c
 
 
 def _output(path, suffix: str, overwrite: bool) -> Path:
-    from ..lift import _output_path
+    from ..lift import checked_output_path
 
-    return _output_path(path, suffix, overwrite)
+    return checked_output_path(path, suffix, overwrite)
 
 
 def _check_poses(poses, skeleton: Skeleton) -> np.ndarray:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..keypoints import Keypoints2D, prepare_keypoints
-from ..lift import DEFAULT_CHECKPOINT, LiftResult, _model_skeleton, lift_prepared, load_lifter
+from ..lift import DEFAULT_CHECKPOINT, LiftResult, lift_prepared, load_lifter, model_skeleton
 from .blazepose import blazepose_to_coco
 from .reading import VideoInfo, iter_frames, video_info
 
@@ -184,7 +184,7 @@ def lift_video(path, checkpoint=DEFAULT_VIDEO_CHECKPOINT, *, camera=None, min_co
     intrinsics = video_intrinsics(detections.info, camera)
     start = time.perf_counter()
     prepared = prepare_keypoints(detections.to_coco(), detections.info.width, detections.info.height,
-                                 target=_model_skeleton(model).name, min_confidence=min_confidence,
+                                 target=model_skeleton(model).name, min_confidence=min_confidence,
                                  intrinsics=intrinsics)
     middle = time.perf_counter()
     result = lift_prepared(prepared, checkpoint, flip_tta=flip_tta)
