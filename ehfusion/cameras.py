@@ -1,4 +1,5 @@
-"""Cameras: the :class:`Camera` dataclass and the published camera sets of Human3.6M and HumanEva-I.
+"""Cameras: the :class:`Camera` dataclass, the published camera sets of Human3.6M and HumanEva-I, and the 9-number
+intrinsic vector the networks take (of a known camera, or a default one for an unknown camera).
 
 The camera files live in ``ehfusion/resources`` and follow VideoPose3D's layout: a list of per-camera intrinsics shared
 by all subjects and a dict of per-subject extrinsics (``orientation`` quaternion (w, x, y, z) rotating camera into
@@ -7,6 +8,8 @@ world coordinates, ``translation`` the camera centre in world coordinates, milli
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -16,7 +19,8 @@ import numpy as np
 from ehfusion import geometry
 from ehfusion.paths import RESOURCES_DIR
 
-__all__ = ["Camera", "load_cameras", "h36m_cameras", "humaneva_cameras", "CAMERA_SOURCES", "get_cameras"]
+__all__ = ["Camera", "load_cameras", "h36m_cameras", "humaneva_cameras", "CAMERA_SOURCES", "get_cameras",
+           "check_image_size", "camera_intrinsics", "default_intrinsics"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,12 +41,7 @@ class Camera:
     @property
     def intrinsics(self) -> np.ndarray:
         """The 9-number vector fed to networks: ``[fx/w*2, fy/w*2, cx_n, cy_n, k1, k2, k3, p1, p2]`` (float32)."""
-        centre = geometry.normalize_screen_coordinates(
-            np.asarray(self.center, dtype=np.float64), self.res_w, self.res_h
-        )
-        return np.concatenate(
-            (np.asarray(self.focal_length) / self.res_w * 2, centre, self.radial_distortion, self.tangential_distortion)
-        ).astype(np.float32)
+        return _normalised_intrinsics(self.intrinsics_pixels, self.res_w, self.res_h)
 
     @property
     def intrinsics_pixels(self) -> np.ndarray:
@@ -149,3 +148,81 @@ def get_cameras(source: str) -> dict[str, list[Camera]]:
         return CAMERA_SOURCES[source]()
     except KeyError:
         raise KeyError(f"unknown camera set {source!r}; known sets: {', '.join(CAMERA_SOURCES)}") from None
+
+
+# ----------------------------------------------------------------------------------------------------- intrinsics
+def check_image_size(width, height) -> tuple[int, int]:
+    """Validate an image size in pixels; returns ``(width, height)`` as ints."""
+    values = []
+    for label, value in (("width", width), ("height", height)):
+        if value is None:
+            raise ValueError(f"image {label} is missing: pass the size in pixels of the frames the keypoints come from")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"image {label} must be a number of pixels, got {value!r}") from None
+        if not math.isfinite(number) or number < 1 or not number.is_integer():
+            raise ValueError(f"image {label} must be a positive whole number of pixels, got {value!r}")
+        values.append(int(number))
+    return values[0], values[1]
+
+
+def _normalised_intrinsics(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``[fx, fy, cx, cy, k1, k2, k3, p1, p2]`` in pixels -> the normalised 9-number vector (float32)."""
+    pixels = np.asarray(pixels, dtype=np.float64)
+    focal = geometry.normalize_screen_length(pixels[:2], width)
+    centre = geometry.normalize_screen_coordinates(pixels[2:4], width, height)
+    return np.concatenate((focal, centre, pixels[4:])).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _h36m_focal_per_width() -> float:
+    """Mean focal length of the four Human3.6M cameras divided by their image width (about 1.147)."""
+    cams = next(iter(h36m_cameras().values()))
+    return float(np.mean([np.mean(c.focal_length) / c.res_w for c in cams]))
+
+
+def default_intrinsics(width, height) -> np.ndarray:
+    """The 9-number camera vector for an unknown camera.
+
+    Focal length: the Human3.6M cameras' mean focal length scaled to this image width,
+    :math:`f = 1.147\\,w` pixels (a horizontal field of view of about 47 degrees), principal point at the image centre
+    (normalised ``(0, 0)``), no lens distortion: ``[2 f / w, 2 f / w, 0, 0, 0, 0, 0, 0, 0]``.
+    """
+    width, height = check_image_size(width, height)
+    focal = _h36m_focal_per_width() * width
+    return camera_intrinsics(width, height, [focal, focal, width / 2.0, height / 2.0])
+
+
+def camera_intrinsics(width, height, intrinsics=None) -> np.ndarray:
+    """The normalised 9-number vector ``[fx/w*2, fy/w*2, cx_n, cy_n, k1, k2, k3, p1, p2]`` of a camera.
+
+    ``intrinsics`` may be ``None`` (:func:`default_intrinsics`), a :class:`Camera`, a dict with
+    ``focal_length`` (one number or ``[fx, fy]``) and optionally ``center``, ``radial_distortion``,
+    ``tangential_distortion`` (pixels, Human3.6M model), or pixel numbers ``[fx, fy, cx, cy]`` /
+    ``[fx, fy, cx, cy, k1, k2, k3, p1, p2]``.
+    """
+    width, height = check_image_size(width, height)
+    if intrinsics is None:
+        return default_intrinsics(width, height)
+    if hasattr(intrinsics, "intrinsics_pixels"):
+        if (intrinsics.res_w, intrinsics.res_h) != (width, height):
+            raise ValueError(f"camera {intrinsics.id} has images of {intrinsics.res_w}x{intrinsics.res_h}, "
+                             f"not {width}x{height}")
+        intrinsics = intrinsics.intrinsics_pixels
+    if isinstance(intrinsics, Mapping):
+        focal = np.broadcast_to(np.asarray(intrinsics["focal_length"], dtype=np.float64), (2,))
+        centre = intrinsics.get("center", (width / 2.0, height / 2.0))
+        radial = intrinsics.get("radial_distortion", (0.0, 0.0, 0.0))
+        tangential = intrinsics.get("tangential_distortion", (0.0, 0.0))
+        intrinsics = np.concatenate((focal, centre, radial, tangential))
+    values = np.asarray(intrinsics, dtype=np.float64).ravel()
+    if values.size == 4:
+        values = np.concatenate((values, np.zeros(5)))
+    if values.size != 9 or not np.isfinite(values).all():
+        raise ValueError(
+            f"intrinsics must be [fx, fy, cx, cy] or [fx, fy, cx, cy, k1, k2, k3, p1, p2] in pixels, got {intrinsics!r}"
+        )
+    if (values[:2] <= 0).any():
+        raise ValueError(f"focal lengths must be positive pixels, got fx={values[0]}, fy={values[1]}")
+    return _normalised_intrinsics(values, width, height)

@@ -29,6 +29,7 @@ __all__ = [
     "world_to_camera",
     "camera_to_world",
     "project_to_2d",
+    "normalize_screen_length",
     "normalize_screen_coordinates",
     "image_coordinates",
 ]
@@ -206,6 +207,14 @@ def project_to_2d(points_cam, intrinsics):
 
 
 # ----------------------------------------------------------------------------------------------------- screen
+def normalize_screen_length(length, w: int):
+    """A length in pixels (a focal length, a noise's standard deviation) in normalised screen units: ``length / w * 2``.
+
+    The scale of :func:`normalize_screen_coordinates` without its shift; numbers, numpy arrays and torch tensors.
+    """
+    return length / w * 2
+
+
 def normalize_screen_coordinates(points, w: int, h: int):
     """Pixels to normalised screen coordinates: ``[0, w] -> [-1, 1]`` keeping the aspect ratio.
 
@@ -214,7 +223,7 @@ def normalize_screen_coordinates(points, w: int, h: int):
     if points.shape[-1] != 2:
         raise ValueError(f"screen coordinates need a last dimension of 2, got shape {tuple(points.shape)}")
     offset = points.new_tensor([1.0, h / w]) if not isinstance(points, np.ndarray) else np.array([1.0, h / w])
-    out = points / w * 2 - offset
+    out = normalize_screen_length(points, w) - offset
     return out.astype(points.dtype, copy=False) if isinstance(points, np.ndarray) else out
 
 

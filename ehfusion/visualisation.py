@@ -32,6 +32,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
+from . import geometry
 from .skeleton import H36M_17, Skeleton, get_skeleton
 from .style import SIDE_COLOURS, figure_style, group_colours, styled, use_style
 
@@ -42,7 +43,6 @@ __all__ = [
     "PREDICTION_STYLE",
     "bone_colours",
     "joint_colours",
-    "normalised_to_pixels",
     "camera_to_plot",
     "set_axes_equal_3d",
     "plot_pose_2d",
@@ -125,10 +125,10 @@ def _check_pose(pose, skeleton: Skeleton, dims: int, what: str) -> np.ndarray:
     return pose
 
 
-def normalised_to_pixels(keypoints, width: float, height: float) -> np.ndarray:
-    """Invert the screen normalisation ``X / w * 2 - [1, h / w]``: normalised coordinates -> pixels."""
-    keypoints = np.asarray(keypoints, dtype=np.float64)
-    return (keypoints + np.array([1.0, height / width])) * width / 2.0
+def _in_pixels(keypoints, image_size) -> np.ndarray:
+    """Normalised keypoints in pixels of an image of ``image_size`` (1000 x 1000 when ``None``), float64."""
+    width, height = image_size if image_size is not None else (1000.0, 1000.0)
+    return geometry.image_coordinates(np.asarray(keypoints, dtype=np.float64), width, height)
 
 
 def camera_to_plot(pose) -> np.ndarray:
@@ -341,8 +341,7 @@ def plot_pose_2d(keypoints, skeleton: Skeleton | str = H36M_17, ax=None, *, unit
     ax = _new_axes(ax)
     _setup_image_axes(ax, image_size, units)
     if units == "pixels":
-        width, height = image_size if image_size is not None else (1000.0, 1000.0)
-        keypoints = normalised_to_pixels(keypoints, width, height)
+        keypoints = _in_pixels(keypoints, image_size)
     Skeleton2DArtist(ax, skeleton, colour_by=colour_by, style=style, label=label).update(keypoints)
     if zoom:
         zoom_on_person(ax, keypoints, image_size=image_size if units == "pixels" else None)
@@ -575,7 +574,7 @@ class PoseFramePanel:
             return
         points = np.asarray(keypoints_2d, dtype=np.float64).reshape(-1, 2)
         if self.units == "pixels":
-            points = normalised_to_pixels(points, *(self.image_size or (1000.0, 1000.0)))
+            points = _in_pixels(points, self.image_size)
         border = self.image_size if self.units == "pixels" else None
         zoom_on_person(self.ax_2d, points, margin=margin, image_size=border)
 
@@ -583,8 +582,7 @@ class PoseFramePanel:
         """Show one frame; returns the per-joint errors (mm) when both 3D poses are given, else ``None``."""
         keypoints_2d = _check_pose(keypoints_2d, self.skeleton, 2, "keypoints_2d")
         if self.units == "pixels":
-            width, height = self.image_size or (1000.0, 1000.0)
-            keypoints_2d = normalised_to_pixels(keypoints_2d, width, height)
+            keypoints_2d = _in_pixels(keypoints_2d, self.image_size)
         self.artist_2d.update(keypoints_2d)
 
         errors = None

@@ -426,11 +426,11 @@ def test_the_lift_command_prints_one_line_for_a_bad_keypoint_file(tmp_path):
 
 
 def test_a_full_disk_keeps_the_previous_keypoint_file(tmp_path, monkeypatch):
-    from ehfusion import keypoints
+    from ehfusion.keypoints import coco_json
 
     path = write_coco_json(tmp_path / "k.json", np.ones((3, 17, 3)))
     before = snapshot(tmp_path)
-    monkeypatch.setattr(keypoints.json, "dump", lambda obj, handle: (handle.write("[{"), (_ for _ in ()).throw(
+    monkeypatch.setattr(coco_json.json, "dump", lambda obj, handle: (handle.write("[{"), (_ for _ in ()).throw(
         OSError(errno.ENOSPC, "No space left on device"))))
     with pytest.raises(OutputPathError, match="keypoint file .*k.json"):
         write_coco_json(path, np.ones((3, 17, 3)), overwrite=True)

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from ehfusion.cameras import h36m_cameras
-from ehfusion.data.fake_datasets import coco_from_h36m, synthetic_motion
 from ehfusion.keypoints import (
     HEAD_EXTENSION,
     Keypoints2D,
     camera_intrinsics,
     check_image_size,
+    coco_from_h36m,
     conversion_matrix,
     convert_layout,
     default_intrinsics,
@@ -26,6 +26,7 @@ from ehfusion.keypoints import (
     read_coco_json,
 )
 from ehfusion.skeleton import COCO_17, H36M_17, HUMANEVA_15
+from fakes import synthetic_motion
 
 C = COCO_17.index
 H = H36M_17.index
@@ -112,6 +113,19 @@ def test_clean_coco_made_from_h36m_converts_back_exactly(native_px):
     np.testing.assert_allclose(back[:, exact], native_px[:, exact], atol=1e-3)
     # mid-hips / mid-shoulders hold in 3D; after perspective projection they are off by under a pixel
     assert 0 < np.abs(back[:, midpoints] - native_px[:, midpoints]).max() < 1.0
+
+
+def test_the_head_extension_is_a_parameter_of_the_conversion_and_its_inverse(native_px):
+    coco = coco_from_h36m(native_px, head_extension=0.8)
+    default = convert_layout(keypoints_from_array(coco)).xy
+    matched = convert_layout(keypoints_from_array(coco), head_extension=0.8).xy
+    np.testing.assert_allclose(matched[:, H("Head")], native_px[:, H("Head")], atol=1e-3)
+    assert np.abs(default[:, H("Head")] - native_px[:, H("Head")]).max() > 1.0   # another lambda, another head
+    np.testing.assert_allclose(np.delete(default, H("Head"), axis=1), np.delete(matched, H("Head"), axis=1))
+    prepared = prepare_keypoints(coco, 1000, 1002, head_extension=0.8)
+    np.testing.assert_allclose(prepared.keypoints_px, matched, atol=1e-4)
+    weights = conversion_matrix("coco", "h36m", head_extension=0.3)[H("Head")]
+    assert weights[C("LEye")] == pytest.approx(0.65) and weights[C("LShoulder")] == pytest.approx(-0.15)
 
 
 def test_coco_from_3d_then_projected_is_close(camera):
@@ -330,7 +344,7 @@ def test_json_errors_are_specific(tmp_path):
 
 
 def test_write_coco_json_round_trips_and_never_overwrites(tmp_path, camera):
-    from ehfusion.data.fake_datasets import simulated_coco_detections
+    from ehfusion.data.detector import simulated_coco_detections
     from ehfusion.keypoints import write_coco_json
 
     rng = np.random.default_rng(5)

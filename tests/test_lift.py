@@ -12,12 +12,18 @@ import torch
 from ehfusion.cameras import h36m_cameras
 from ehfusion.checkpoints import save_checkpoint
 from ehfusion.data import Sequence
-from ehfusion.data.fake_datasets import coco_from_h36m, synthetic_motion
 from ehfusion.evaluation import predict_sequence
-from ehfusion.keypoints import convert_layout, default_intrinsics, keypoints_from_array, normalize_keypoints
+from ehfusion.keypoints import (
+    coco_from_h36m,
+    convert_layout,
+    default_intrinsics,
+    keypoints_from_array,
+    normalize_keypoints,
+)
 from ehfusion.lift import LiftResult, StreamingLifter, lift, main
 from ehfusion.models import ModelConfig, build_model
 from ehfusion.skeleton import COCO_17
+from fakes import synthetic_motion
 
 TINY = dict(filter_widths=(3, 3), channels=16, latent=8, hidden=16, angle_channels=8, angle_features=4,
             camera_features=4, camera_hidden=8)

@@ -11,8 +11,7 @@ from ehfusion.data import (
     load_dataset,
 )
 from ehfusion.data.loading import select_actions
-from ehfusion.data.fake_datasets import coco_from_h36m
-from ehfusion.keypoints import conversion_matrix
+from ehfusion.keypoints import coco_from_h36m, conversion_matrix
 from ehfusion.skeleton import COCO_17, H36M_17, H36M_32_TO_17, HUMANEVA_15
 
 H36M_META = {

@@ -12,17 +12,16 @@ import pytest
 
 from ehfusion import geometry
 from ehfusion.data import load_dataset
-from ehfusion.data.fake_datasets import (
+from ehfusion.keypoints import coco_from_h36m, conversion_matrix
+from ehfusion.skeleton import H36M_17, H36M_32_TO_17, HUMANEVA_15
+from fakes import (
     H36M_SUBJECTS,
     HUMANEVA_SUBJECTS,
-    coco_from_h36m,
     h36m_17_to_32,
     synthetic_motion,
     write_fake_h36m,
     write_fake_humaneva,
 )
-from ehfusion.keypoints import conversion_matrix
-from ehfusion.skeleton import H36M_17, H36M_32_TO_17, HUMANEVA_15
 
 ACTIONS = ("Directions", "Walking", "Walking 1")
 

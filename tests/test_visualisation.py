@@ -14,6 +14,7 @@ from matplotlib import animation  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from browser_support import make_sequence, walking_poses  # noqa: E402
+from ehfusion import geometry  # noqa: E402
 from ehfusion import visualisation as vis  # noqa: E402
 from ehfusion.skeleton import COCO_17, H36M_17, HUMANEVA_15  # noqa: E402
 from ehfusion.style import STYLE  # noqa: E402
@@ -72,13 +73,6 @@ def test_bad_colouring_requests_raise_clear_errors():
 
 
 # -------------------------------------------------------------------------------------------------------- coordinates
-def test_normalised_to_pixels_inverts_the_screen_normalisation():
-    width, height = 1000.0, 1002.0
-    pixels = np.array([[0.0, 0.0], [width, height], [512.5, 233.0]])
-    normalised = pixels / width * 2 - np.array([1.0, height / width])
-    np.testing.assert_allclose(vis.normalised_to_pixels(normalised, width, height), pixels, atol=1e-9)
-
-
 def test_camera_to_plot_shows_camera_poses_upright():
     pose = walking_poses(1)[0]
     points = vis.camera_to_plot(pose)
@@ -168,7 +162,7 @@ def test_plot_pose_2d_in_pixels_has_the_image_extent_with_y_down(sequence):
     assert ax.get_ylim() == (1002, 0)                       # y points down like an image
     lines = bone_lines(ax)
     assert len(lines) == len(H36M_17.bones())
-    pixels = vis.normalised_to_pixels(keypoints, 1000, 1002)
+    pixels = geometry.image_coordinates(keypoints.astype(np.float64), 1000, 1002)
     child, parent = H36M_17.bones()[0]
     np.testing.assert_allclose(np.stack(lines[0].get_data(), axis=1), pixels[[child, parent]])
 
@@ -189,8 +183,8 @@ def test_camera_views_draw_one_panel_per_camera():
         assert len(bone_lines(ax)) == len(H36M_17.bones())
         assert ax.get_title() == f"camera {camera}"
         joints = next(line for line in ax.get_lines() if line.get_gid() == "joints")
-        np.testing.assert_allclose(np.stack(joints.get_data(), axis=1),
-                                   vis.normalised_to_pixels(views[camera].keypoints_2d[4], 1000, 1002))
+        pixels = geometry.image_coordinates(views[camera].keypoints_2d[4].astype(np.float64), 1000, 1002)
+        np.testing.assert_allclose(np.stack(joints.get_data(), axis=1), pixels)
     with pytest.raises(ValueError, match="frame="):
         vis.plot_camera_views(views)
 
@@ -292,7 +286,7 @@ def test_group_colouring_names_the_groups_and_zoom_frames_the_person(sequence):
     keypoints = sequence.keypoints_2d[0]
     ax = vis.plot_pose_2d(keypoints, units="pixels", image_size=(1000, 1000), colour_by="group", zoom=True)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [g.name.replace("_", " ") for g in H36M_17.groups]
-    pixels = vis.normalised_to_pixels(keypoints, 1000, 1000)
+    pixels = geometry.image_coordinates(keypoints.astype(np.float64), 1000, 1000)
     (x0, x1), (y1, y0) = ax.get_xlim(), ax.get_ylim()
     assert x0 < pixels[:, 0].min() and pixels[:, 0].max() < x1 and y0 < pixels[:, 1].min() and pixels[:, 1].max() < y1
     assert x1 - x0 < 1000                                                # closer than the whole image

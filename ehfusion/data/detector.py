@@ -11,7 +11,9 @@ their errors are larger at the extremities, correlated in time, slightly biased 
 * rare left/right swaps of a whole limb (arm or leg) for a few frames, found from ``skeleton.groups``;
 * everything scales with the person's apparent size (median bounding-box height / ``reference_height_px``).
 
-The noise is deterministic given a ``numpy.random.Generator``.
+The noise is deterministic given a ``numpy.random.Generator``. :func:`simulated_coco_detections` uses it to play a
+COCO-17 detector on a known 3D motion (with occluded joints and lost frames), so that a lifted result can be compared
+with the truth.
 """
 from __future__ import annotations
 
@@ -19,9 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ehfusion.skeleton import H36M_17, Skeleton
+from ehfusion.keypoints.layouts import coco_from_h36m
+from ehfusion.skeleton import COCO_17, H36M_17, Skeleton
 
-__all__ = ["DetectorNoise", "error_stats"]
+__all__ = ["DetectorNoise", "error_stats", "simulated_coco_detections"]
 
 #: Standard deviation of the jitter per joint (pixels, for a person ``reference_height_px`` tall in the image).
 DEFAULT_JOINT_SIGMA_PX = {
@@ -122,3 +125,29 @@ def error_stats(ground_truth, detections) -> dict[str, float]:
         "p99_px": float(np.percentile(errors, 99)),
         "count": int(errors.size),
     }
+
+
+def simulated_coco_detections(points_world: np.ndarray, camera, rng: np.random.Generator, *, noise=None,
+                              drop_fraction: float = 0.05, missing_frames: int = 0) -> np.ndarray:
+    """What a COCO-17 detector might report for a known 3D motion: ``(N, 17, 3)`` pixels and confidences.
+
+    ``points_world`` ``(N, 17, 3)`` Human3.6M joints in metres get a face (:func:`ehfusion.keypoints.coco_from_h36m`,
+    in 3D), are projected by ``camera`` and receive detector-like noise (``noise``, default :class:`DetectorNoise`).
+    Confident joints get confidences in [0.6, 1]. About ``drop_fraction`` of the joints are "occluded" in runs of 1-6
+    frames (confidence below 0.2, coordinates kept), and ``missing_frames`` random frames have no detection at all
+    (``NaN`` coordinates, confidence 0).
+    """
+    if not 0.0 <= drop_fraction < 1.0:
+        raise ValueError(f"drop_fraction must be in [0, 1), got {drop_fraction}")
+    pixels = camera.project(coco_from_h36m(np.asarray(points_world, dtype=np.float64)))
+    pixels = (noise or DetectorNoise()).apply(pixels, rng, COCO_17).astype(np.float64)
+    n, k = pixels.shape[:2]
+    occluded = np.zeros((n, k), bool)
+    run = 3.5  # mean run length of an occlusion
+    for frame, joint in np.argwhere(rng.random((n, k)) < drop_fraction / run):
+        occluded[frame:frame + rng.integers(1, 7), joint] = True
+    confidence = np.where(occluded, rng.uniform(0.0, 0.2, (n, k)), rng.uniform(0.6, 1.0, (n, k)))
+    lost = rng.choice(n, size=min(int(missing_frames), n), replace=False)
+    pixels[lost] = np.nan
+    confidence[lost] = 0.0
+    return np.concatenate((pixels, confidence[..., None]), axis=-1).astype(np.float32)

@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 from ..progress import progress_bar
 
+from .. import geometry
 from ..evaluation import evaluate, model_skeleton
 from ..skeleton import Skeleton
 
@@ -51,10 +52,13 @@ _STREAM = {"noise": 1, "dropout": 2}
 
 # ---------------------------------------------------------------------------------------------------------- units
 def pixels_to_normalised(pixels, image_width: float):
-    """A length in pixels as a length in normalised screen units: ``pixels * 2 / image_width``."""
+    """A length in pixels as a length in normalised screen units: ``pixels * 2 / image_width``.
+
+    :func:`ehfusion.geometry.normalize_screen_length`, with the width checked.
+    """
     if not np.isfinite(image_width) or image_width <= 0:
         raise ValueError(f"image width must be a positive number of pixels, got {image_width}")
-    return np.asarray(pixels, dtype=np.float64) * 2.0 / float(image_width)
+    return geometry.normalize_screen_length(np.asarray(pixels, dtype=np.float64), float(image_width))
 
 
 def image_width_of(seq, cameras: Mapping | None = None, image_width: float | None = None) -> float:
@@ -77,7 +81,7 @@ def image_width_of(seq, cameras: Mapping | None = None, image_width: float | Non
     except (KeyError, IndexError):
         raise ValueError(f"no camera {seq.camera} of subject {seq.subject!r} in the camera set; {advice}") from None
     fx_normalised = float(np.asarray(seq.intrinsics)[0])
-    expected = float(camera.focal_length[0]) * 2.0 / camera.res_w
+    expected = float(geometry.normalize_screen_length(camera.focal_length[0], camera.res_w))
     if not np.isclose(fx_normalised, expected, rtol=1e-3):
         raise ValueError(
             f"sequence {seq.subject}/{seq.action}/camera {seq.camera} has fx/w*2 = {fx_normalised:.4f} but camera "

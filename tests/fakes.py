@@ -1,7 +1,7 @@
-"""Small MADE-UP files in exactly the VideoPose3D formats of Human3.6M and HumanEva-I, for tests and documentation.
+"""Test fakes: small MADE-UP files in exactly the VideoPose3D formats of Human3.6M and HumanEva-I (and their motion).
 
 The real files cannot be redistributed, so the code paths that read them (``load_dataset("h36m", ...)``,
-``load_dataset("humaneva15", ...)``, the ``-d`` / ``-k`` command-line flags) are exercised on these stand-ins. They copy
+``load_dataset("humaneva15", ...)``, the ``-d`` / ``-k`` command-line flags) are tested on these stand-ins. They copy
 every structural detail of the real files and none of their content:
 
 * ``data_3d_h36m.npz``: key ``positions_3d`` = ``{subject: {action: float32 (N, 32, 3)}}``, **world** coordinates in
@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cameras import h36m_cameras, humaneva_cameras
-from ..io import atomic_savez
-from ..keypoints import HEAD_EXTENSION, conversion_matrix
-from ..skeleton import COCO_17, H36M_17, H36M_32_TO_17, HUMANEVA_15, Skeleton
+from ehfusion.cameras import h36m_cameras, humaneva_cameras
+from ehfusion.io import atomic_savez
+from ehfusion.keypoints import coco_from_h36m, conversion_matrix
+from ehfusion.skeleton import COCO_17, H36M_17, H36M_32_TO_17, HUMANEVA_15, Skeleton
 
 __all__ = [
     "H36M_SUBJECTS",
@@ -44,8 +44,6 @@ __all__ = [
     "metadata_for",
     "synthetic_motion",
     "h36m_17_to_32",
-    "coco_from_h36m",
-    "simulated_coco_detections",
     "write_fake_h36m",
     "write_fake_humaneva",
 ]
@@ -100,7 +98,7 @@ def synthetic_motion(n_frames: int, action: str = "Walking", seed: int = 0, fps:
     A stick figure walks (jogs, boxes, gestures: picked from the action name) on a circle of about 1.3 m radius around
     the world origin, where the Human3.6M and HumanEva-I cameras look. By construction the hip is the midpoint of the
     two hips, the thorax the midpoint of the shoulders, and the spine the midpoint of hip and thorax (the relations the
-    COCO conversion of :mod:`ehfusion.keypoints` assumes).
+    COCO conversion of :mod:`ehfusion.keypoints.layouts` assumes).
     """
     if n_frames < 1:
         raise ValueError(f"n_frames must be positive, got {n_frames}")
@@ -177,63 +175,6 @@ def h36m_17_to_32(poses: np.ndarray) -> np.ndarray:
         for slot, reach in zip(slots, (0.05, 0.12, 0.04, 0.07)):
             out[:, slot] = poses[:, j(f"{side}Wrist")] + reach * along
     return out.astype(np.float32)
-
-
-def coco_from_h36m(points: np.ndarray) -> np.ndarray:
-    """Made-up COCO-17 keypoints from Human3.6M-17 points ``(..., 17, C)`` (2D or 3D), for tests and tutorials.
-
-    Limbs map by name (Human3.6M feet are COCO ankles); the nose is Human3.6M's joint 9. The face is placed so that the
-    head formula of :mod:`ehfusion.keypoints` gives the head back **exactly**: with ``T`` the mid-shoulders and ``H``
-    the head, the mid-eyes ``E = T + (H - T) / (1 + lambda)``; the eyes sit at ``E`` plus/minus 20 % of the shoulder
-    vector, the ears at plus/minus 25 % of it, slightly below the eyes (the ears are not used by the conversion).
-    """
-    points = np.asarray(points, dtype=np.float64)
-    if points.shape[-2] != H36M_17.num_joints:
-        raise ValueError(f"expected Human3.6M points (..., 17, C), got shape {points.shape}")
-    h = H36M_17.index
-    out = np.zeros(points.shape[:-2] + (COCO_17.num_joints, points.shape[-1]))
-    direct = {"Nose": "Neck", "LAnkle": "LFoot", "RAnkle": "RFoot"}
-    for name in COCO_17.joint_names:
-        source = direct.get(name, name)
-        if source in H36M_17.joint_names:
-            out[..., COCO_17.index(name), :] = points[..., h(source), :]
-    left, right = points[..., h("LShoulder"), :], points[..., h("RShoulder"), :]
-    thorax, across = (left + right) / 2, left - right
-    eyes = thorax + (points[..., h("Head"), :] - thorax) / (1 + HEAD_EXTENSION)
-    below = 0.1 * (thorax - eyes)
-    out[..., COCO_17.index("LEye"), :] = eyes + 0.2 * across
-    out[..., COCO_17.index("REye"), :] = eyes - 0.2 * across
-    out[..., COCO_17.index("LEar"), :] = eyes + 0.25 * across + below
-    out[..., COCO_17.index("REar"), :] = eyes - 0.25 * across + below
-    return out.astype(points.dtype if points.dtype == np.float32 else np.float64)
-
-
-def simulated_coco_detections(points_world: np.ndarray, camera, rng: np.random.Generator, *, noise=None,
-                              drop_fraction: float = 0.05, missing_frames: int = 0) -> np.ndarray:
-    """What a COCO-17 detector might report for a known 3D motion: ``(N, 17, 3)`` pixels and confidences.
-
-    ``points_world`` ``(N, 17, 3)`` Human3.6M joints in metres get a face (:func:`coco_from_h36m`, in 3D), are projected
-    by ``camera`` and receive detector-like noise (``noise``, default :class:`ehfusion.data.detector.DetectorNoise`).
-    Confident joints get confidences in [0.6, 1]. About ``drop_fraction`` of the joints are "occluded" in runs of 1-6
-    frames (confidence below 0.2, coordinates kept), and ``missing_frames`` random frames have no detection at all
-    (``NaN`` coordinates, confidence 0).
-    """
-    from .detector import DetectorNoise
-
-    if not 0.0 <= drop_fraction < 1.0:
-        raise ValueError(f"drop_fraction must be in [0, 1), got {drop_fraction}")
-    pixels = camera.project(coco_from_h36m(np.asarray(points_world, dtype=np.float64)))
-    pixels = (noise or DetectorNoise()).apply(pixels, rng, COCO_17).astype(np.float64)
-    n, k = pixels.shape[:2]
-    occluded = np.zeros((n, k), bool)
-    run = 3.5  # mean run length of an occlusion
-    for frame, joint in np.argwhere(rng.random((n, k)) < drop_fraction / run):
-        occluded[frame:frame + rng.integers(1, 7), joint] = True
-    confidence = np.where(occluded, rng.uniform(0.0, 0.2, (n, k)), rng.uniform(0.6, 1.0, (n, k)))
-    lost = rng.choice(n, size=min(int(missing_frames), n), replace=False)
-    pixels[lost] = np.nan
-    confidence[lost] = 0.0
-    return np.concatenate((pixels, confidence[..., None]), axis=-1).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------------------------------- writing
