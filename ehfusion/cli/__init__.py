@@ -48,6 +48,7 @@ from ..data import DATASETS
 from ..errors import EHFusionError
 
 __all__ = [
+    "USER_ERRORS",
     "HelpFormatter",
     "filter_widths",
     "add_data_arguments",
@@ -307,14 +308,15 @@ def parse_args(strategy: str, argv: SequenceOf[str] | None = None) -> argparse.N
 
 
 # ---------------------------------------------------------------------------------------------------- errors
-def report_errors(command: Callable[[], int], debug: bool) -> int:
-    """Run ``command()``; a user's mistake (:data:`USER_ERRORS`) prints one line ``error: ...`` and gives status 2.
+def report_errors(command: Callable[[], int], debug: bool,
+                  user_errors: tuple[type[BaseException], ...] = USER_ERRORS) -> int:
+    """Run ``command()``; a user's mistake (``user_errors``) prints one line ``error: ...`` and gives status 2.
 
     With ``debug`` the mistake keeps its traceback; any other exception is a bug and always does.
     """
     try:
         return command()
-    except USER_ERRORS as err:
+    except user_errors as err:
         if debug:
             raise
         print(f"error: {err.args[0] if len(err.args) == 1 else err}", file=sys.stderr)

@@ -23,12 +23,16 @@ from collections.abc import Sequence as SequenceOf
 from pathlib import Path
 
 from .. import paths
+from ..cli import USER_ERRORS, add_debug_argument, add_run_arguments, filter_widths, report_errors
 from ..errors import OutputPathError
 from ..io import writable_folder
 from .results import MODEL_LABELS, load_results, merge_results, paired_differences, summarise
 from .runner import MAPPABLE, MODELS, SPLITS, ExperimentConfig, default_results_path, run_experiments
 
 DEFAULTS = ExperimentConfig()
+#: What this command prints as one line: the package's errors and a user's path (:data:`ehfusion.cli.USER_ERRORS`),
+#: and the ``ValueError`` / ``KeyError`` that the results files and the runner still raise for inputs they refuse.
+EXPERIMENT_USER_ERRORS = USER_ERRORS + (ValueError, KeyError)
 
 
 def _mapping(items: SequenceOf[str]) -> dict[str, str]:
@@ -43,18 +47,11 @@ def _mapping(items: SequenceOf[str]) -> dict[str, str]:
     return out
 
 
-def _widths(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(w) for w in text.split(",") if w.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected filter widths like 3,3,3, got {text!r}") from None
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ehfusion.experiments",
                                      description="Ablation experiments: train, evaluate, summarise, plot.",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    add_debug_argument(parser)
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="train and evaluate the models missing from the results file",
@@ -80,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="fraction of the training windows drawn per epoch (same for every model)")
     run.add_argument("-lr", "--learning-rate", type=float, default=DEFAULTS.lr)
     run.add_argument("-lrd", "--lr-decay", type=float, default=DEFAULTS.lr_decay)
-    run.add_argument("-arc", "--architecture", type=_widths, default=",".join(map(str, DEFAULTS.filter_widths)),
+    run.add_argument("-arc", "--architecture", type=filter_widths, default=",".join(map(str, DEFAULTS.filter_widths)),
                      help="filter widths")
     run.add_argument("-ch", "--channels", type=int, default=DEFAULTS.channels)
     run.add_argument("-lfd", "--latent", type=int, default=DEFAULTS.latent)
@@ -103,9 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--checkpoint-dir", default=None,
                      help="where the experiment checkpoints go (default outputs/experiments/<dataset>_<keypoints>)")
     run.add_argument("--overwrite", action="store_true", help="start the results file afresh")
-    run.add_argument("--device", default=DEFAULTS.device)
-    run.add_argument("--threads", type=int, default=None)
-    run.add_argument("--no-progress", action="store_true")
+    add_run_arguments(run, device=DEFAULTS.device)
 
     for name, text in (("summary", "print mean and standard deviation over seeds"),
                        ("figures", "write the figures to outputs/figures/")):
@@ -190,53 +185,52 @@ def _results_file(path: Path, option: str = "--results") -> Path:
 
 
 def main(argv: SequenceOf[str] | None = None) -> int:
+    """``python -m ehfusion.experiments``; returns the exit status (a user's mistake: one line ``error: ...`` and 2)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    results = Path(args.results) if args.results else default_results_path(args.keypoints, args.split)
-    try:
-        _results_file(results)
-        if args.command == "merge":
-            for source in args.sources:
-                _results_file(Path(source), "a results file to merge")
-        if args.command == "run" and args.checkpoint_dir:
-            writable_folder(Path(args.checkpoint_dir), "--checkpoint-dir")
-        if args.command == "run":
-            try:
-                mapping = _mapping(args.checkpoint)
-            except argparse.ArgumentTypeError as err:
-                parser.error(str(err))
-            store = run_experiments(config_from_args(args), results_path=results, checkpoint_dir=args.checkpoint_dir,
-                                    checkpoints=mapping, overwrite=args.overwrite, progress=not args.no_progress)
-            print(f"\nresults: {store.path}")
-            if store.records:
-                print(format_summary(summarise(store)))
-        elif args.command == "merge":
-            before = len(load_results(results)["records"]) if results.exists() else 0
-            store = merge_results(results, args.sources, replace=args.replace)
-            print(f"{results}: {before} -> {len(store.records)} records")
-            print(format_summary(summarise(store)))
-        elif args.command == "summary":
-            data = load_results(results)
-            print(format_markdown(data) if args.markdown else format_summary(summarise(data)))
-        elif args.command == "figures":
-            from . import plots
+    return report_errors(lambda: _run(args, parser), debug=args.debug, user_errors=EXPERIMENT_USER_ERRORS)
 
-            data = load_results(results)
-            stem = results.stem
-            out = paths.OUTPUT_DIR / "figures"
-            written = [
-                plots.plot_accuracy_vs_parameters(data, path=out / f"{stem}_accuracy_vs_parameters.png"),
-                plots.plot_per_joint(data, path=out / f"{stem}_per_joint.png"),
-                plots.plot_per_action(data, path=out / f"{stem}_per_action.png"),
-            ]
-            if any(r.get("robustness") for r in data["records"]):
-                written.append(plots.plot_robustness(data, path=out / f"{stem}_robustness.png"))
-            print(f"{len(written)} figures in {out}")
-    except (FileNotFoundError, ValueError, KeyError) as err:  # ValueError includes every ehfusion.errors type
-        if args.debug:
-            raise
-        print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
-        return 2
+
+def _run(args, parser: argparse.ArgumentParser) -> int:
+    results = Path(args.results) if args.results else default_results_path(args.keypoints, args.split)
+    _results_file(results)
+    if args.command == "merge":
+        for source in args.sources:
+            _results_file(Path(source), "a results file to merge")
+    if args.command == "run" and args.checkpoint_dir:
+        writable_folder(Path(args.checkpoint_dir), "--checkpoint-dir")
+    if args.command == "run":
+        try:
+            mapping = _mapping(args.checkpoint)
+        except argparse.ArgumentTypeError as err:
+            parser.error(str(err))
+        store = run_experiments(config_from_args(args), results_path=results, checkpoint_dir=args.checkpoint_dir,
+                                checkpoints=mapping, overwrite=args.overwrite, progress=not args.no_progress)
+        print(f"\nresults: {store.path}")
+        if store.records:
+            print(format_summary(summarise(store)))
+    elif args.command == "merge":
+        before = len(load_results(results)["records"]) if results.exists() else 0
+        store = merge_results(results, args.sources, replace=args.replace)
+        print(f"{results}: {before} -> {len(store.records)} records")
+        print(format_summary(summarise(store)))
+    elif args.command == "summary":
+        data = load_results(results)
+        print(format_markdown(data) if args.markdown else format_summary(summarise(data)))
+    elif args.command == "figures":
+        from . import plots
+
+        data = load_results(results)
+        stem = results.stem
+        out = paths.OUTPUT_DIR / "figures"
+        written = [
+            plots.plot_accuracy_vs_parameters(data, path=out / f"{stem}_accuracy_vs_parameters.png"),
+            plots.plot_per_joint(data, path=out / f"{stem}_per_joint.png"),
+            plots.plot_per_action(data, path=out / f"{stem}_per_action.png"),
+        ]
+        if any(r.get("robustness") for r in data["records"]):
+            written.append(plots.plot_robustness(data, path=out / f"{stem}_robustness.png"))
+        print(f"{len(written)} figures in {out}")
     return 0
 
 

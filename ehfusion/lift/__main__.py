@@ -16,10 +16,18 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..cli import USER_ERRORS, add_debug_argument, report_errors
+from ..errors import ParameterError
 from ..keypoints import INPUT_LAYOUTS
+from ..video.deps import VideoExtraMissing
 from . import DEFAULT_CHECKPOINT, LiftResult, checked_output_path, lift, write_gif
 
-__all__ = ["build_parser", "main"]
+__all__ = ["LIFT_USER_ERRORS", "build_parser", "main"]
+
+#: What this command prints as one line: the package's errors and a user's path (:data:`ehfusion.cli.USER_ERRORS`),
+#: the missing ``video`` extra, and the ``ValueError`` / ``KeyError`` that the keypoint and video readers still raise
+#: for a file they cannot use (until they raise :mod:`ehfusion.errors` types, ``--debug`` tells them from bugs).
+LIFT_USER_ERRORS = USER_ERRORS + (VideoExtraMissing, ValueError, KeyError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="which video of a VideoPose3D custom .npz to lift")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    add_debug_argument(parser)
     return parser
 
 
@@ -84,14 +93,14 @@ def _outputs(args) -> dict[str, Path]:
 def _video_camera(args):
     if args.calibration is None:
         if args.camera is not None:
-            raise ValueError("--camera names a camera of --calibration; give the calibration file too")
+            raise ParameterError("--camera names a camera of --calibration; give the calibration file too")
         return None
     from ..video.calibration import read_qualisys
 
     cameras = read_qualisys(args.calibration)
     name = args.camera or Path(args.video).stem
     if name not in cameras:
-        raise ValueError(f"{args.calibration} has no camera {name!r}; its cameras: {', '.join(cameras)} "
+        raise ParameterError(f"{args.calibration} has no camera {name!r}; its cameras: {', '.join(cameras)} "
                          f"(choose one with --camera)")
     return cameras[name]
 
@@ -103,7 +112,7 @@ def _main_video(args, outputs: dict[str, Path]) -> None:
 
     for option in ("width", "height", "focal_length", "allow_pickle", "entry", "streaming"):
         if getattr(args, option) not in (None, False):
-            raise ValueError(f"--{option.replace('_', '-')} is for --keypoints; a video gives its own size "
+            raise ParameterError(f"--{option.replace('_', '-')} is for --keypoints; a video gives its own size "
                              f"(use --calibration for the camera)")
     camera = _video_camera(args)
     min_confidence = 0.5 if args.min_confidence is None else args.min_confidence
@@ -150,7 +159,7 @@ def _write_tables(result: LiftResult, outputs: dict[str, Path], fps: float, over
 def _main_keypoints(args, outputs: dict[str, Path]) -> None:
     for option in ("calibration", "camera", "max_frames"):
         if getattr(args, option) is not None:
-            raise ValueError(f"--{option.replace('_', '-')} is for --video")
+            raise ParameterError(f"--{option.replace('_', '-')} is for --video")
     intrinsics = {"focal_length": args.focal_length} if args.focal_length is not None else None
     options = {"allow_pickle": True} if args.allow_pickle else {}
     if args.entry is not None:
@@ -172,22 +181,22 @@ def _main_keypoints(args, outputs: dict[str, Path]) -> None:
         print(f"animation: {write_gif(result, outputs['gif'], overwrite=args.overwrite)}")
 
 
-def main(argv=None) -> int:
-    """Entry point of ``python -m ehfusion.lift`` / ``ehfusion-lift``; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    try:
-        outputs = _outputs(args)
-        if args.fps is not None and not args.fps > 0:
-            raise ValueError(f"--fps must be positive, got {args.fps}")
-        if args.video is not None:
-            _main_video(args, outputs)
-        else:
-            _main_keypoints(args, outputs)
-    except (FileNotFoundError, FileExistsError, ValueError, KeyError, ImportError) as err:
-        message = err.args[0] if err.args else str(err)
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+def _run(args) -> int:
+    outputs = _outputs(args)
+    if args.fps is not None and not args.fps > 0:
+        raise ParameterError(f"--fps must be positive, got {args.fps}")
+    if args.video is not None:
+        _main_video(args, outputs)
+    else:
+        _main_keypoints(args, outputs)
     return 0
+
+
+def main(argv=None) -> int:
+    """Entry point of ``ehfusion-lift`` / ``python -m ehfusion.lift``; returns the exit status (a user's mistake: one
+    line ``error: ...`` and 2; ``--debug`` shows its traceback)."""
+    args = build_parser().parse_args(argv)
+    return report_errors(lambda: _run(args), debug=args.debug, user_errors=LIFT_USER_ERRORS)
 
 
 if __name__ == "__main__":
