@@ -334,10 +334,11 @@ def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------------------------------- command-line paths
 def test_a_checkpoint_folder_that_is_a_file_is_refused_before_training(tmp_path, monkeypatch):
     from ehfusion import cli
+    from ehfusion.cli import train
 
     (tmp_path / "afile").write_text("x")
     before = snapshot(tmp_path)
-    monkeypatch.setattr(cli, "_load_data", lambda *a: pytest.fail("data loaded before the folder was checked"))
+    monkeypatch.setattr(train, "load_data", lambda *a: pytest.fail("data loaded before the folder was checked"))
     status, err = run_main(lambda a: cli.run("one-stage", a), ["-c", str(tmp_path / "afile"), "-e", "1"])
     assert_one_line_error(status, err, f"{tmp_path / 'afile'} (-c) is an existing file")
     assert_nothing_lost(before, tmp_path)
@@ -414,7 +415,7 @@ def test_a_bad_keypoint_file_is_a_keypoint_file_error(tmp_path, name, content, w
 
 
 def test_the_lift_command_prints_one_line_for_a_bad_keypoint_file(tmp_path):
-    from ehfusion.lift import main
+    from ehfusion.lift.__main__ import main
 
     (tmp_path / "k.json").write_bytes(b"\xff\xfe garbage")
     checkpoint = tiny_checkpoint(tmp_path / "model.bin")

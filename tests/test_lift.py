@@ -20,7 +20,8 @@ from ehfusion.keypoints import (
     keypoints_from_array,
     normalize_keypoints,
 )
-from ehfusion.lift import LiftResult, StreamingLifter, lift, main
+from ehfusion.lift import LiftResult, StreamingLifter, lift
+from ehfusion.lift.__main__ import main
 from ehfusion.models import ModelConfig, build_model
 from ehfusion.skeleton import COCO_17
 from fakes import synthetic_motion
@@ -132,6 +133,37 @@ def test_streaming_matches_whole_sequence_causal_inference(checkpoints, coco_px,
     streamer.reset()
     assert streamer.frames_seen == 0
     np.testing.assert_allclose(streamer.push(coco_px[0]), whole.poses_3d[0], atol=1e-5)  # a fresh start
+
+
+def _counting_threads(streamer) -> list[int]:
+    """Record the torch thread count each forward pass of ``streamer``'s model runs with."""
+    counts, forward = [], streamer.model.forward
+    streamer.model.forward = lambda *inputs: (counts.append(torch.get_num_threads()), forward(*inputs))[1]
+    return counts
+
+
+def test_streaming_runs_its_forward_on_one_thread_and_restores_the_count(checkpoints, coco_px, camera):
+    from ehfusion.lift import torch_threads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        one = StreamingLifter(checkpoints["causal"], camera.res_w, camera.res_h)
+        one_counts = _counting_threads(one)
+        one_thread = np.stack([one.push(frame) for frame in coco_px[:12]])
+        assert set(one_counts) == {1} and torch.get_num_threads() == 2
+        inherited = StreamingLifter(checkpoints["causal"], camera.res_w, camera.res_h, threads=None)
+        inherited_counts = _counting_threads(inherited)
+        two_threads = np.stack([inherited.push(frame) for frame in coco_px[:12]])
+        assert set(inherited_counts) == {2} and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_allclose(one_thread, two_threads, atol=1e-6)
+    with torch_threads(3):
+        assert torch.get_num_threads() == 3
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        StreamingLifter(checkpoints["causal"], camera.res_w, camera.res_h, threads=0)
 
 
 def test_streaming_holds_missing_joints_and_waits_until_every_joint_was_seen(checkpoints, coco_px, camera):
