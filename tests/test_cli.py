@@ -259,3 +259,30 @@ def test_the_videopose3d_baseline_trains_through_run_onestage(tmp_path, capsys):
     assert cli("one-stage", "--evaluate gt_videopose3d_best_epoch.bin --model ehfusion", tmp_path) == 2
     assert "architecture (--model): checkpoint gt_videopose3d_best_epoch.bin has 'videopose3d', requested 'ehfusion'" \
         in capsys.readouterr().err
+
+
+def test_only_user_errors_become_one_line_messages(monkeypatch, capsys):
+    from ehfusion.cli import evaluate
+
+    def broken(args):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(evaluate, "evaluate_command", broken)
+    with pytest.raises(KeyError, match="a bug"):  # a bug keeps its traceback
+        parse_and_run("--evaluate x.bin")
+    assert parse_and_run("-d nowhere") == 2 and "invalid choice: 'nowhere'" in capsys.readouterr().err
+
+
+def parse_and_run(command: str):
+    from ehfusion.cli import run
+
+    try:
+        return run("one-stage", shlex.split(command))
+    except SystemExit as exit_info:
+        return exit_info.code
+
+
+def test_unknown_actions_are_a_one_line_error(one_stage_run, capsys):
+    assert cli("one-stage", "--evaluate gt_one-stage_best_epoch.bin -a nosuchaction", one_stage_run) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "nosuchaction" in err and "Traceback" not in err

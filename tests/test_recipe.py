@@ -115,3 +115,28 @@ def test_stage_two_starts_at_stage_one_predictions_and_stage_three_at_stage_two(
 
     with pytest.raises(ValueError, match="stages 2 and 3"):
         stage_hand_over(1, first.checkpoint.state["model_state"])
+
+
+def test_the_command_line_policies_refuse_replace_and_resume(tiny_data, tmp_path):
+    from ehfusion.errors import CheckpointError, OutputPathError
+    from ehfusion.recipe import RunPolicy
+
+    train, validation = tiny_data
+    seen = []
+
+    def run(policy, epochs=2):
+        return train_stage(TINY, tiny_train_config(epochs), train, validation, skeleton=H36M_17, directory=tmp_path,
+                           name=NAME, run_info={"strategy": "one-stage", "stage": 1}, progress=False, policy=policy)
+
+    first = run(RunPolicy(earlier_run="refuse", announce=lambda trainer: seen.append(trainer.epoch)))
+    assert seen == [0] and first.epochs == 2 and len(first.history) == 2 and first.best_metric is not None
+    with pytest.raises(OutputPathError, match="already exists; continue it with --resume"):
+        run(RunPolicy(earlier_run="refuse"))
+    with pytest.raises(CheckpointError, match="already completed 2 epochs"):  # resume asks for more epochs
+        run(RunPolicy(earlier_run="resume"))
+    resumed = run(RunPolicy(earlier_run="resume", announce=lambda trainer: seen.append(trainer.epoch)), epochs=3)
+    assert seen[-1] == 2 and resumed.epochs == 3 and not resumed.reused  # another schedule: allowed when resuming
+    replaced = run(RunPolicy(earlier_run="replace"))
+    assert replaced.epochs == 2 and read_checkpoint(tmp_path / "tiny_last_epoch.bin")["epoch"] == 2
+    with pytest.raises(ValueError, match="earlier_run must be one of"):
+        RunPolicy(earlier_run="maybe")
