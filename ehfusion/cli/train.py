@@ -128,30 +128,34 @@ def _hand_over(args, source):
     return initialise
 
 
-def _announcer(args, strategy: str, keypoints: str, config, train_seqs, val_seqs, val_subjects, context, started):
-    """``announce(trainer)`` for the recipe: what is trained, on what, where the checkpoints go."""
-    import torch
+class _Announcement:
+    """``announce(trainer)`` for the recipe: what is trained, on what, where the checkpoints go; keeps the trainer."""
 
-    def announce(trainer) -> None:
-        started.append(trainer)
+    def __init__(self, args, strategy: str, keypoints: str, config, train_seqs, val_seqs, val_subjects, context):
+        self.args, self.strategy, self.keypoints, self.config = args, strategy, keypoints, config
+        self.train_seqs, self.val_seqs, self.val_subjects, self.context = train_seqs, val_seqs, val_subjects, context
+        self.trainer = None  # the trainer, once the recipe has built it
+
+    def __call__(self, trainer) -> None:
+        import torch
+
+        self.trainer = trainer
         if trainer.epoch:
             say(f"resuming {trainer.last_path.name} after epoch {trainer.epoch}")
-        model = trainer.model
+        model, stage = trainer.model, self.args.stage
         total = sum(p.numel() for p in model.parameters())
-        subjects = ", ".join(sorted({s.subject for s in train_seqs}))
-        say(f"{strategy}" + (f" stage {args.stage}" if strategy == "three-stage" else "") +
-            f" on {args.dataset}/{keypoints}: {len(train_seqs)} training sequences ({subjects}), "
-            f"{len(val_seqs)} validation ({', '.join(val_subjects)}), {trainer.batcher.num_windows} windows")
-        say(f"model: {config.architecture}, receptive field {model.receptive_field}, {total / 1e6:.2f}M parameters "
-            f"({trainer.trainable_parameters / 1e6:.2f}M trainable), device {trainer.device}, "
+        subjects = ", ".join(sorted({s.subject for s in self.train_seqs}))
+        say(f"{self.strategy}" + (f" stage {stage}" if self.strategy == "three-stage" else "") +
+            f" on {self.args.dataset}/{self.keypoints}: {len(self.train_seqs)} training sequences ({subjects}), "
+            f"{len(self.val_seqs)} validation ({', '.join(self.val_subjects)}), {trainer.batcher.num_windows} windows")
+        say(f"model: {self.config.architecture}, receptive field {model.receptive_field}, {total / 1e6:.2f}M "
+            f"parameters ({trainer.trainable_parameters / 1e6:.2f}M trainable), device {trainer.device}, "
             f"threads {torch.get_num_threads()}")
         say(f"checkpoints: {trainer.best_path} (best), {trainer.last_path} (last, for --resume)")
-        if context.enabled:
-            batch = trainer.config.batch_size
-            say(f"data parallel: {context.world_size} processes ({context.backend}), each {batch} windows per step: "
-                f"effective batch {context.world_size * batch}")
-
-    return announce
+        if self.context.enabled:
+            batch, processes = trainer.config.batch_size, self.context.world_size
+            say(f"data parallel: {processes} processes ({self.context.backend}), each {batch} windows per step: "
+                f"effective batch {processes * batch}")
 
 
 def _train(args, context) -> int:
@@ -186,11 +190,10 @@ def _train(args, context) -> int:
 
     config = model_config_from_args(args, ds.skeleton.name, base_config)
     train_config = train_config_from_args(args, val_subjects, base_train)
-    started = []  # the trainer, once the recipe has built it
+    announcement = _Announcement(args, strategy, keypoints, config, train_seqs, val_seqs, val_subjects, context)
     policy = RunPolicy(
         earlier_run="resume" if resume_path else "replace" if args.overwrite else "refuse", resume_from=resume_path,
-        distributed=context, log=say if args.no_progress else None,
-        announce=_announcer(args, strategy, keypoints, config, train_seqs, val_seqs, val_subjects, context, started),
+        distributed=context, log=say if args.no_progress else None, announce=announcement,
     )
     run_info = {"strategy": strategy, "stage": args.stage, "dataset": args.dataset, "keypoints": keypoints,
                 "data": {"train_subjects": train_subjects, "test_subjects": test_subjects,
@@ -200,7 +203,7 @@ def _train(args, context) -> int:
                           name=name, run_info=run_info, initialise=_hand_over(args, source) if source else None,
                           progress=not args.no_progress, policy=policy)
     except KeyboardInterrupt:
-        epoch = started[0].epoch if started else 0
+        epoch = announcement.trainer.epoch if announcement.trainer else 0
         say(f"\ninterrupted after epoch {epoch}; continue with the same command and --resume")
         return 130
     best_path = out_dir / name
@@ -218,7 +221,6 @@ def _train(args, context) -> int:
         plot_training_curves(run.history, title=name, best_epoch=run.best_epoch, path=figure_path)
         say(f"training curves: {figure_path}")
     if not args.no_eval:
-        device = started[0].device if started else "cpu"
-        evaluate_and_print(run.checkpoint.model.to(device), ds, args, test_subjects, actions,
+        evaluate_and_print(run.checkpoint.model.to(announcement.trainer.device), ds, args, test_subjects, actions,
                            f"Test evaluation of the best epoch ({run.best_epoch})")
     return 0
