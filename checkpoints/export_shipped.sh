@@ -8,7 +8,7 @@
 #
 # WITH_SEEDS=1 also considers the runs of the same model and budget made by the experiments
 # (python -m ehfusion.experiments run -k det --seeds 1 2, in outputs/experiments/embedded_<keypoints>_*/).
-# `python -m ehfusion.checkpoints export` ranks the candidates by validation error only (never the test subjects) and
+# `python -m ehfusion checkpoints export` ranks the candidates by validation error only (never the test subjects) and
 # refuses candidates whose model or budget differ.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,5 +41,5 @@ for name in det_one-stage_best_epoch.bin det_three-stage_3_best_epoch.bin det_vi
     done
   fi
   echo "$name:"
-  $PY -m ehfusion.checkpoints export "checkpoints/$name" "${candidates[@]}"
+  $PY -m ehfusion checkpoints export "checkpoints/$name" "${candidates[@]}"
 done

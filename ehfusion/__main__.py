@@ -50,7 +50,7 @@ def _lift(argv: list[str]) -> int:
 
 
 def _checkpoints(argv: list[str]) -> int:
-    from .checkpoints import main
+    from .cli.checkpoints import main
 
     return main(argv)
 

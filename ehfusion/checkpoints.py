@@ -63,7 +63,7 @@ import numpy as np
 import torch
 
 from . import paths
-from .errors import CheckpointError, EHFusionError, write_error
+from .errors import CheckpointError, EHFusionError, ParameterError, write_error
 from .io import atomic_write
 
 __all__ = [
@@ -296,7 +296,7 @@ def select_by_validation(candidates: Iterable[str | Path]) -> list[tuple[Path, f
         payload = read_checkpoint(path)
         metric = payload.get("best_metric")
         if metric is None:
-            raise ValueError(f"{path} has no validation error (best_metric); it was trained without validation "
+            raise CheckpointError(f"{path} has no validation error (best_metric); it was trained without validation "
                              "and cannot be ranked")
         train = payload.get("train_config") or {}
         key = {**{k: payload.get(k) for k in SELECTION_FIELDS},
@@ -306,11 +306,11 @@ def select_by_validation(candidates: Iterable[str | Path]) -> list[tuple[Path, f
         else:
             differs = [k for k in key if key[k] != reference[1][k]]
             if differs:
-                raise ValueError(f"{path} and {reference[0]} differ in {', '.join(differs)}; only runs of the same "
+                raise CheckpointError(f"{path} and {reference[0]} differ in {', '.join(differs)}; only runs of the same "
                                  "model and budget (different seeds) can be ranked against each other")
         ranked.append((path, float(metric)))
     if not ranked:
-        raise ValueError("no checkpoints to rank")
+        raise ParameterError("no checkpoints to rank: give at least one candidate file")
     return sorted(ranked, key=lambda item: item[1])
 
 
@@ -679,69 +679,3 @@ def restore_rng_state(state: Mapping) -> None:
     )
     p = state["python"]
     random.setstate((p["version"], tuple(p["internal"]), p["gauss"]))
-
-
-# ------------------------------------------------------------------------------------------------------ command line
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ehfusion.checkpoints export DST CANDIDATE...``: ship the best-validation run as a small file.
-
-    Ranks the candidates (runs of one model with different seeds) by validation error, prints the ranking and writes
-    the best one to ``DST`` without training state, in float16 (``--full`` keeps float32).
-    ``python -m ehfusion.checkpoints show FILE...`` prints one line per checkpoint; ``list [FOLDER]`` describes every
-    checkpoint in a folder (default ``CHECKPOINT_DIR``), skipping malformed files with a warning. Errors print one
-    line and exit with status 2 (``--debug`` shows the traceback).
-    """
-    import argparse
-    import sys
-
-    parser = argparse.ArgumentParser(prog="python -m ehfusion.checkpoints", description=main.__doc__.split("\n")[0])
-    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
-    commands = parser.add_subparsers(dest="command", required=True)
-    export = commands.add_parser("export", help="write the best-validation candidate as a shipping file")
-    export.add_argument("destination")
-    export.add_argument("candidates", nargs="+", help="runs of the same model and budget, different seeds")
-    export.add_argument("--full", action="store_true", help="keep float32 weights")
-    show = commands.add_parser("show", help="describe checkpoint files")
-    show.add_argument("files", nargs="+")
-    listing = commands.add_parser("list", help="describe every checkpoint in a folder")
-    listing.add_argument("folder", nargs="?", default=None, help="default: the checkpoints folder")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "export":
-            ranked = select_by_validation(args.candidates)
-            for i, (path, metric) in enumerate(ranked):
-                print(f"  {'->' if i == 0 else '  '} validation P1 {metric:6.2f} mm  {path}")
-            best = ranked[0][0]
-            last = best.with_name(best.name.replace("_best_epoch.bin", "_last_epoch.bin"))
-            run_history = read_checkpoint(last).get("history") if last != best and last.is_file() else None
-            earlier = earlier_stage_histories(best)
-            dst = strip_training_state(best, args.destination, half=not args.full, run_history=run_history,
-                                       stage_histories=earlier or None)
-            print(f"{dst} ({dst.stat().st_size / 2 ** 20:.1f} MiB) from {best}"
-                  + (f", with the whole run's history from {last.name}" if run_history else "")
-                  + (f" and the histories of stage(s) {', '.join(earlier)}" if earlier else ""))
-        elif args.command == "list":
-            folder = Path(args.folder) if args.folder else paths.CHECKPOINT_DIR
-            if not folder.is_dir():
-                raise FileNotFoundError(f"{folder} is not a folder; pass a folder of checkpoints")
-            with warnings.catch_warnings(record=True) as skipped:
-                warnings.simplefilter("always")
-                described = list_checkpoints(folder)
-            for name, text in described.items():
-                if not text.startswith("(unreadable"):
-                    print(f"{name}: {text}")
-            for warning in skipped:
-                print(f"warning: {warning.message}", file=sys.stderr)
-        else:
-            for name in args.files:
-                print(f"{name}: {describe(read_checkpoint(resolve_checkpoint(name)))}")
-    except (FileNotFoundError, ValueError) as err:  # ValueError includes every ehfusion.errors type
-        if args.debug:
-            raise
-        print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

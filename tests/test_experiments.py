@@ -416,3 +416,15 @@ def test_the_detached_one_stage_model_differs_only_in_its_gradient_path():
     assert detached.detach_fusion_input and not plain.detach_fusion_input
     assert {k: v for k, v in vars(detached).items() if k != "detach_fusion_input"} == \
         {k: v for k, v in vars(plain).items() if k != "detach_fusion_input"}
+
+
+def test_a_given_checkpoint_records_its_whole_training_budget_not_the_epoch_it_kept():
+    from ehfusion.experiments.runner import checkpoint_budget
+
+    stage3 = {"epoch": 2, "train_config": {"epochs": 2, "batch_size": 256, "subset": 0.5},
+              "stage_histories": {"1": [{}] * 5, "2": [{}] * 3}}
+    budget = checkpoint_budget(stage3)
+    assert budget["stage_epochs"] == [5, 3, 2] and budget["epochs"] == 10 and budget["batch_size"] == 256
+    one_stage = {"epoch": 9, "train_config": {"epochs": 10}}
+    assert checkpoint_budget(one_stage)["epochs"] == 10
+    assert checkpoint_budget({"epoch": 3})["epochs"] is None          # no training configuration stored: unknown

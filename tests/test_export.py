@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ehfusion.checkpoints import main as checkpoints_main
+from ehfusion.cli.checkpoints import main as checkpoints_main
 from ehfusion.checkpoints import read_checkpoint, save_checkpoint
 from ehfusion.models import ModelConfig, build_model, stage_config
 

@@ -21,6 +21,7 @@ import torch
 
 from ehfusion import checkpoints, paths
 from ehfusion.checkpoints import list_checkpoints, load_checkpoint, read_checkpoint, save_checkpoint
+from ehfusion.cli.checkpoints import main as checkpoints_command
 from ehfusion.data import loading
 from ehfusion.errors import (
     CheckpointError, DataFileError, EHFusionError, KeypointFileError, OutputPathError, ParameterError,
@@ -289,7 +290,7 @@ def test_the_list_command_skips_a_malformed_file_with_a_warning(tmp_path):
     before = snapshot(tmp_path)
     err, out = io.StringIO(), io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        status = checkpoints.main(["list", str(tmp_path)])
+        status = checkpoints_command(["list", str(tmp_path)])
     assert status == 0
     assert out.getvalue().startswith("good.bin: one-stage on embedded/gt") and "bad.bin" not in out.getvalue()
     assert err.getvalue().strip() == (f"warning: skipped bad.bin: {tmp_path / 'bad.bin'}: model_config is str "
@@ -303,12 +304,12 @@ def test_show_and_evaluate_print_one_line_and_debug_shows_the_traceback(tmp_path
     from ehfusion.cli import run
 
     path = tiny_checkpoint(tmp_path / "model.bin", format_version="1")
-    assert_one_line_error(*run_main(checkpoints.main, ["show", str(path)]), "model.bin", "format_version")
+    assert_one_line_error(*run_main(checkpoints_command, ["show", str(path)]), "model.bin", "format_version")
     assert_one_line_error(*run_main(lambda a: run("one-stage", a), ["--evaluate", str(path)]), "format_version")
     with pytest.raises(EHFusionError, match="format_version"):
         run("one-stage", ["--evaluate", str(path), "--debug"])
     with pytest.raises(CheckpointError):
-        checkpoints.main(["--debug", "show", str(path)])
+        checkpoints_command(["--debug", "show", str(path)])
 
 
 def _disk_full(monkeypatch, module) -> None:

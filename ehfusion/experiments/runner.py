@@ -117,7 +117,7 @@ class ExperimentConfig:
     bn_momentum: tuple[float, float] | None = None
     intermediate_selection: str = "last"  # stages 1 and 2 of three-stage keep their "last" (or "best") epoch
     # ------------------------------------------------------------ the small CPU model size (the shipped checkpoints'):
-    # widths 148 give three-stage EHFusion about the parameters of the VideoPose3D baseline (2.22M against 2.18M)
+    # widths 148 give three-stage EHFusion about the parameters of the VideoPose3D baseline (2.19M against 2.18M)
     filter_widths: tuple[int, ...] = (3, 3, 3)
     channels: int = 148
     latent: int = 148
@@ -390,10 +390,15 @@ def size_differences(actual: ModelConfig, expected: ModelConfig) -> dict:
     return {k: [a[k], e[k]] for k in fields if a.get(k) != e.get(k)}
 
 
-def _checkpoint_budget(ckpt: Checkpoint) -> dict:
-    train = ckpt.meta.get("train_config", {}) or {}
-    return {"epochs": ckpt.meta.get("epoch"), "batch_size": train.get("batch_size"), "subset": train.get("subset"),
-            "note": "as trained for the shipped checkpoint (may differ from the experiment's budget)"}
+def checkpoint_budget(meta: Mapping) -> dict:
+    """The training budget of a given checkpoint's run, from its metadata: the epochs of each stage (earlier stages from
+    ``stage_histories``, the file's own stage from its ``train_config``) and their sum."""
+    train = meta.get("train_config", {}) or {}
+    earlier = [len(history) for _, history in sorted((meta.get("stage_histories") or {}).items())]
+    stage_epochs = [*earlier, train.get("epochs")]
+    return {"epochs": None if None in stage_epochs else sum(stage_epochs), "stage_epochs": stage_epochs,
+            "batch_size": train.get("batch_size"), "subset": train.get("subset"),
+            "note": "as trained for the given checkpoint (may differ from the experiment's budget)"}
 
 
 # ---------------------------------------------------------------------------------------------------------- runner
@@ -519,7 +524,7 @@ def run_experiments(
             ckpt = mapped[model]
             stage = 3 if model in FUSION_VARIANTS else 1
             differs = size_differences(ckpt.config, config.model_config(model, stage))
-            fields = {"source": "checkpoint", "budget": _checkpoint_budget(ckpt), "best_epochs": [ckpt.meta.get(
+            fields = {"source": "checkpoint", "budget": checkpoint_budget(ckpt.meta), "best_epochs": [ckpt.meta.get(
                 "best_epoch")], "train_seconds": None, "differs_from_experiment": differs}
             log(f"[seed {seed}] {model}: evaluating the given checkpoint {ckpt.path}" +
                 (f" (differs from the experiment's model: {differs})" if differs else ""))
