@@ -179,3 +179,6 @@ def test_model_code_needs_no_plotting_progress_bars_or_widgets():
     found = {module: sorted(third_party_imports(path) & presentation) for module, path in package_modules().items()
              if layer_of(module) == "models"}
     assert not {m: names for m, names in found.items() if names}, found
+    own = {module: sorted(GRAPH[module] & {"ehfusion.progress", "ehfusion.style"}) for module in GRAPH
+           if layer_of(module) == "models"}
+    assert not {m: names for m, names in own.items() if names}, own   # progress bars and figure style, indirectly

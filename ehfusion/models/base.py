@@ -10,7 +10,6 @@ from typing import Iterable
 
 import torch
 from torch import nn
-from ..progress import progress_bar
 
 from .config import ModelConfig
 
@@ -100,8 +99,8 @@ class PoseLifter(nn.Module):
                              f"got {tuple(camera.shape)}")
 
     # ------------------------------------------------------------------ whole sequences, window by window
-    def forward_windows(self, keypoints: torch.Tensor, camera: torch.Tensor, chunk_windows: int = DEFAULT_CHUNK_WINDOWS,
-                        progress: bool = False) -> dict[str, torch.Tensor]:
+    def forward_windows(self, keypoints: torch.Tensor, camera: torch.Tensor,
+                        chunk_windows: int = DEFAULT_CHUNK_WINDOWS) -> dict[str, torch.Tensor]:
         """Exact whole-sequence evaluation: run :meth:`forward` on every window of the padded sequence.
 
         ``keypoints`` ``(V, N + T - 1, J, 2)``, ``camera`` ``(V, 9)`` -> ``{branch: (V, N, J, 3)}``. The windows are
@@ -114,7 +113,7 @@ class PoseLifter(nn.Module):
         frames = padded - self.receptive_field + 1
         outputs: dict[str, list[torch.Tensor]] = {b: [] for b in self.branches}
         chunks = [(v, start) for v in range(views) for start in range(0, frames, chunk_windows)]
-        for v, start in progress_bar(chunks, enabled=progress, desc="windows", leave=False):
+        for v, start in chunks:
             stop = min(start + chunk_windows, frames)
             # windows start..stop-1 of view v as a (windows, T, J, 2) view of the input (no copy)
             windows = keypoints[v, start : stop + self.receptive_field - 1].unfold(0, self.receptive_field, 1)

@@ -147,10 +147,10 @@ class EHFusionNet(PoseLifter):
         return {branch: self.decode(branch, features, fused) for branch in self.branches}
 
     def forward_sequence(self, keypoints: torch.Tensor, camera: torch.Tensor,
-                         chunk_windows: int = DEFAULT_CHUNK_WINDOWS, progress: bool = False) -> dict[str, torch.Tensor]:
+                         chunk_windows: int = DEFAULT_CHUNK_WINDOWS) -> dict[str, torch.Tensor]:
         """Every frame of a padded sequence: ``(V, N + T - 1, J, 2)`` -> ``{branch: (V, N, J, 3)}``.
 
         Exact windowed evaluation (see the module docstring for why EHFusion cannot share work between outputs).
         Uses the model's current mode: call ``model.eval()`` first for inference.
         """
-        return self.forward_windows(keypoints, camera, chunk_windows, progress)
+        return self.forward_windows(keypoints, camera, chunk_windows)

@@ -275,9 +275,9 @@ class ReferenceEHFusion(PoseLifter):
         return outputs
 
     def forward_sequence(self, keypoints: torch.Tensor, camera: torch.Tensor,
-                         chunk_windows: int = DEFAULT_CHUNK_WINDOWS, progress: bool = False) -> dict[str, torch.Tensor]:
+                         chunk_windows: int = DEFAULT_CHUNK_WINDOWS) -> dict[str, torch.Tensor]:
         """Every frame of a padded sequence ``(V, N + T - 1, J, 2)`` -> ``{branch: (V, N, J, 3)}``, window by window."""
-        return self.forward_windows(keypoints, camera, chunk_windows, progress)
+        return self.forward_windows(keypoints, camera, chunk_windows)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
