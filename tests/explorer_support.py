@@ -5,9 +5,11 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from ehfusion.checkpoints import load_checkpoint, save_checkpoint
+from ehfusion.data import load_dataset
 from ehfusion.evaluation import predict_sequence
 from ehfusion.models import ModelConfig, build_model
 
@@ -47,3 +49,17 @@ def direct_prediction(path: Path, sequence, branch: str | None = None, keypoints
     if keypoints_2d is not None:
         sequence = dataclasses.replace(sequence, keypoints_2d=keypoints_2d)
     return predict_sequence(load_checkpoint(path).model, sequence, flip_tta=True, branch=branch)
+
+
+# ---------------------------------------------------------------------------------------- fixtures of both test files
+@pytest.fixture(scope="module")
+def dataset():
+    """The real embedded dataset with ground-truth 2D keypoints."""
+    return load_dataset("embedded", keypoints="gt")
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """A folder with the two tiny checkpoints of :func:`checkpoint_folder`."""
+    return checkpoint_folder(tmp_path_factory.mktemp("checkpoints"))
+

@@ -10,23 +10,13 @@ import pytest
 from ehfusion import explorer as explorer_module
 from ehfusion.checkpoint_choice import best_checkpoint, validation_p1
 from ehfusion.checkpoints import load_checkpoint
-from ehfusion.data import load_dataset
 from ehfusion.errors import CheckpointError
 from ehfusion.explorer import NO_CHECKPOINT, ExplorerState, Selection
 from ehfusion.visualisation import joint_errors_mm
-from explorer_support import FRAMES, checkpoint_folder, direct_prediction, first_frames, save_tiny_checkpoint
+from explorer_support import (FRAMES, checkpoints, dataset, direct_prediction, first_frames,  # noqa: F401 (fixtures)
+                              save_tiny_checkpoint)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(scope="module")
-def dataset():
-    return load_dataset("embedded", keypoints="gt")
-
-
-@pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory):
-    return checkpoint_folder(tmp_path_factory.mktemp("checkpoints"))
 
 
 @pytest.fixture

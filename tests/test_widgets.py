@@ -13,22 +13,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from ehfusion.data import load_dataset  # noqa: E402
 from ehfusion.errors import CheckpointError  # noqa: E402
 from ehfusion.widgets import NO_CHECKPOINT, PoseExplorer  # noqa: E402
-from explorer_support import FRAMES, checkpoint_folder  # noqa: E402
+from explorer_support import FRAMES, checkpoints, dataset  # noqa: E402, F401 (fixtures)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(scope="module")
-def dataset():
-    return load_dataset("embedded", keypoints="gt")
-
-
-@pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory):
-    return checkpoint_folder(tmp_path_factory.mktemp("checkpoints"))
 
 
 @pytest.fixture
