@@ -20,12 +20,8 @@ come from), so adding one is adding a spec, not another branch.
 from __future__ import annotations
 
 import errno
-import pickle
 import re
-import tokenize
 import warnings
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Mapping
@@ -35,6 +31,7 @@ import numpy as np
 
 from ehfusion import paths
 from ehfusion.errors import DataFileError, write_error
+from ehfusion.io import read_npz
 from ehfusion.cameras import Camera, get_cameras
 from ehfusion.data.sequence import Sequence
 from ehfusion.data import splits
@@ -181,41 +178,12 @@ register_dataset(
 
 
 # ----------------------------------------------------------------------------------------------------- file readers
-#: What numpy raises on damaged archive bytes: the zip layer, the decompressor, the array header parser and the
-#: unpickler (whose errors on garbage are any of these; a well-formed file raises none of them).
-_DAMAGED = (OSError, EOFError, zipfile.BadZipFile, zlib.error, pickle.UnpicklingError, tokenize.TokenError,
-            SyntaxError, ValueError, TypeError, AttributeError, ImportError, KeyError, IndexError, OverflowError,
-            MemoryError, RecursionError)
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
-
-
 def _load_pickled(path: Path, key: str, what: str) -> dict:
     """Every entry of a VideoPose3D ``.npz`` (0-d object arrays unwrapped); :class:`DataFileError` if unreadable."""
-    fix = "re-create it (or download it again)"
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(4)
-    except OSError as exc:
-        raise DataFileError(f"{path} cannot be opened ({exc.strerror or exc}); check the path and its permissions") \
-            from None
-    if head not in _ZIP_MAGIC:
-        found = "an empty file" if not head else f"a file starting with {head!r}"
-        raise DataFileError(f"{path} is not an .npz archive: found {found}, expected a zip archive (np.savez); {fix}")
-    try:
-        with np.load(path, allow_pickle=True) as archive:
-            if key not in archive.files:
-                raise DataFileError(
-                    f"{path} is not a VideoPose3D {what} file: it has no {key!r} entry (found {archive.files}); "
-                    f"write it with np.savez_compressed(path, {key}=...)"
-                )
-            content = {k: archive[k] for k in archive.files}
-    except DataFileError:
-        raise
-    except _DAMAGED as exc:
-        reason = str(exc).splitlines()[0][:200] if str(exc) else "no detail"
-        raise DataFileError(
-            f"{path} is a damaged or truncated .npz archive ({type(exc).__name__}: {reason}); {fix}"
-        ) from None
+    files, content = read_npz(path, DataFileError, "re-create it (or download it again)", allow_pickle=True)
+    if key not in files:
+        raise DataFileError(f"{path} is not a VideoPose3D {what} file: it has no {key!r} entry (found {files}); "
+                            f"write it with np.savez_compressed(path, {key}=...)")
     return {k: v.item() if v.dtype == object and v.shape == () else v for k, v in content.items()}
 
 

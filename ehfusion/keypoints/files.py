@@ -5,10 +5,6 @@ Damaged bytes become a :class:`~ehfusion.errors.KeypointFileError` that names th
 """
 from __future__ import annotations
 
-import pickle
-import tokenize
-import zipfile
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,17 +12,12 @@ import numpy as np
 
 from ..cameras import check_image_size
 from ..errors import KeypointFileError
+from ..io import DAMAGED_ARCHIVE_ERRORS, first_line, read_npz
 from ..skeleton import get_skeleton
 from .coco_json import read_coco_json
 from .keypoints2d import INPUT_LAYOUTS, Keypoints2D, check_input_layout, keypoints_from_array
 
 __all__ = ["load_keypoints"]
-
-#: What numpy raises on damaged ``.npy`` / ``.npz`` bytes (zip layer, decompressor, header parser, unpickler).
-_DAMAGED = (OSError, EOFError, zipfile.BadZipFile, zlib.error, pickle.UnpicklingError, tokenize.TokenError,
-            SyntaxError, ValueError, TypeError, AttributeError, ImportError, KeyError, IndexError, OverflowError,
-            MemoryError, RecursionError)
-
 
 def load_keypoints(source, layout: str | None = "coco", *, num_frames: int | None = None, entry=None,
                    allow_pickle: bool = False) -> Keypoints2D:
@@ -57,9 +48,9 @@ def load_keypoints(source, layout: str | None = "coco", *, num_frames: int | Non
     if suffix == ".npy":
         try:
             array = np.load(path, allow_pickle=False)
-        except _DAMAGED as error:
+        except DAMAGED_ARCHIVE_ERRORS as error:
             raise KeypointFileError(f"{path} cannot be read as a .npy array ({type(error).__name__}: "
-                                    f"{_first_line(error)}); write it with np.save(path, keypoints)") from None
+                                    f"{first_line(error)}); write it with np.save(path, keypoints)") from None
         try:
             return keypoints_from_array(array, layout or "coco")
         except ValueError as error:
@@ -71,24 +62,10 @@ def load_keypoints(source, layout: str | None = "coco", *, num_frames: int | Non
                             "convert it to one of those")
 
 
-def _first_line(error: BaseException) -> str:
-    return (str(error).splitlines() or [""])[0][:200]
-
-
 def _npz_entries(path: Path, allow_pickle: bool, keys=None) -> tuple[list[str], dict]:
     """The entry names and arrays (only ``keys`` when given) of an ``.npz``; damaged: a :class:`KeypointFileError`."""
-    with open(path, "rb") as handle:
-        head = handle.read(4)
-    if head not in (b"PK\x03\x04", b"PK\x05\x06"):
-        found = "an empty file" if not head else f"a file starting with {head!r}"
-        raise KeypointFileError(f"{path} is not an .npz archive: found {found}, expected a zip archive (np.savez); "
-                                "write it with np.savez(path, keypoints=array)")
-    try:
-        with np.load(path, allow_pickle=allow_pickle) as archive:
-            return list(archive.files), {k: archive[k] for k in archive.files if keys is None or k in keys}
-    except _DAMAGED as error:
-        raise KeypointFileError(f"{path} is a damaged or truncated .npz archive ({type(error).__name__}: "
-                                f"{_first_line(error)}); write it again") from None
+    return read_npz(path, KeypointFileError, "write it with np.savez(path, keypoints=array)", allow_pickle=allow_pickle,
+                    keys=keys)
 
 
 def _load_npz(path: Path, layout: str | None, entry, allow_pickle: bool) -> Keypoints2D:
