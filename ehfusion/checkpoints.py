@@ -52,9 +52,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import pickle
-import random
 import warnings
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -63,7 +61,7 @@ import numpy as np
 import torch
 
 from . import paths
-from .errors import CheckpointError, EHFusionError, ParameterError, write_error
+from .errors import CheckpointError, EHFusionError, write_error
 from .io import atomic_write
 
 __all__ = [
@@ -71,16 +69,14 @@ __all__ = [
     "STATE_KEYS",
     "Checkpoint",
     "save_checkpoint",
-    "strip_training_state",
-    "select_by_validation",
     "read_checkpoint",
     "load_checkpoint",
     "resolve_checkpoint",
     "list_checkpoints",
     "describe",
     "check_compatible",
-    "capture_rng_state",
-    "restore_rng_state",
+    "write_payload",
+    "comparable",
     "default_directories",
     "check_schema",
     "drop_unbuilt_fusion",
@@ -216,11 +212,12 @@ def save_checkpoint(
     }
     payload = _plain(payload)
     path = Path(path)
-    _write(path, payload)
+    write_payload(path, payload)
     return path
 
 
-def _write(path: Path, payload: dict) -> None:
+def write_payload(path: Path, payload: dict) -> None:
+    """Write a checkpoint dict atomically; a failed write (a full disk) is an ``OutputPathError``."""
     """``torch.save`` through :func:`atomic_write`; an ``OSError`` becomes an :class:`OutputPathError`."""
     try:
         with atomic_write(path) as handle:
@@ -228,90 +225,6 @@ def _write(path: Path, payload: dict) -> None:
     except OSError as err:
         raise write_error(path, "checkpoint", err,
                           fix="free some space or write elsewhere (-c FOLDER)" if err.errno == 28 else None) from err
-
-
-def earlier_stage_histories(path: str | Path) -> dict[str, list[dict]]:
-    """``{"1": history, ...}`` of the earlier stages of a staged run, from the files beside ``path``.
-
-    For ``det_three-stage_3_best_epoch.bin`` these are ``det_three-stage_1_last_epoch.bin`` and ``..._2_...`` (the
-    ``best_epoch`` file where no last one exists); stages whose files are missing are left out.
-    """
-    path = Path(path)
-    match = re.fullmatch(r"(.+)_(\d+)_(best|last)_epoch\.bin", path.name)
-    histories = {}
-    for stage in range(1, int(match.group(2)) if match else 1):
-        for kind in ("last", "best"):
-            sibling = path.with_name(f"{match.group(1)}_{stage}_{kind}_epoch.bin")
-            if sibling.is_file():
-                histories[str(stage)] = read_checkpoint(sibling).get("history", [])
-                break
-    return histories
-
-
-def strip_training_state(src: str | Path, dst: str | Path | None = None, half: bool = False,
-                         run_history: list[dict] | None = None,
-                         stage_histories: dict[str, list[dict]] | None = None) -> Path:
-    """Rewrite a checkpoint without optimiser, scheduler and RNG states (a small file for shipping).
-
-    ``run_history`` (the per-epoch records of the whole run, from its last checkpoint) is stored as ``run_history``:
-    a best-epoch file's ``history`` stops at the epoch it kept, and the epochs after it show why it was kept.
-    ``stage_histories`` (from :func:`earlier_stage_histories`) keeps the histories of the stages before this one.
-
-    ``half=True`` also stores the floating-point weights as float16, halving the file again; loading casts them back
-    to the model's float32 parameters (``load_state_dict`` copies across dtypes), so a half-precision checkpoint
-    evaluates with the rounded weights it holds. ``dst`` defaults to ``src``; writing is atomic either way.
-    """
-    payload = read_checkpoint(src)
-    for key in ("optimizer_state", "scheduler_state", "rng_state"):
-        payload[key] = None
-    if run_history is not None:
-        payload["run_history"] = [dict(record) for record in run_history]
-    if stage_histories:
-        payload["stage_histories"] = {str(k): [dict(r) for r in v] for k, v in stage_histories.items()}
-    if half:
-        payload["model_state"] = {
-            name: tensor.half() if tensor.is_floating_point() else tensor
-            for name, tensor in payload["model_state"].items()
-        }
-    dst = Path(dst) if dst is not None else Path(src)
-    _write(dst, payload)
-    return dst
-
-
-#: What must agree between checkpoints that compete in :func:`select_by_validation` (only the seed may differ).
-SELECTION_FIELDS = ("model_config", "strategy", "stage", "dataset", "keypoints", "layout", "receptive_field")
-SELECTION_TRAIN_FIELDS = ("epochs", "batch_size", "lr", "lr_decay", "weight_decay", "bn_momentum_start",
-                          "bn_momentum_end", "flip_augment", "val_subjects", "subset")
-
-
-def select_by_validation(candidates: Iterable[str | Path]) -> list[tuple[Path, float]]:
-    """Rank runs of one model that differ only in their seed by validation error, best first.
-
-    The error is each file's ``best_metric`` (validation P1 of the epoch it kept, on the training side's validation
-    subjects), so choosing the first never looks at the test subjects. Files of different models, stages, data or
-    training budgets are refused with the field named: picking among them would compare unlike things.
-    """
-    ranked, reference = [], None
-    for path in map(Path, candidates):
-        payload = read_checkpoint(path)
-        metric = payload.get("best_metric")
-        if metric is None:
-            raise CheckpointError(f"{path} has no validation error (best_metric); it was trained without validation "
-                             "and cannot be ranked")
-        train = payload.get("train_config") or {}
-        key = {**{k: payload.get(k) for k in SELECTION_FIELDS},
-               **{f"train_config.{k}": _normalise(train.get(k)) for k in SELECTION_TRAIN_FIELDS}}
-        if reference is None:
-            reference = (path, key)
-        else:
-            differs = [k for k in key if key[k] != reference[1][k]]
-            if differs:
-                raise CheckpointError(f"{path} and {reference[0]} differ in {', '.join(differs)}; only runs of the same "
-                                 "model and budget (different seeds) can be ranked against each other")
-        ranked.append((path, float(metric)))
-    if not ranked:
-        raise ParameterError("no checkpoints to rank: give at least one candidate file")
-    return sorted(ranked, key=lambda item: item[1])
 
 
 # ------------------------------------------------------------------------------------------------------------- finding
@@ -604,9 +517,10 @@ def list_checkpoints(directory: str | Path | None = None) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------------------------------- compatibility
-def _normalise(value):
+def comparable(value):
+    """A metadata value in a form that compares equal across JSON round trips (lists become tuples)."""
     if isinstance(value, (list, tuple)):
-        return tuple(_normalise(v) for v in value)
+        return tuple(comparable(v) for v in value)
     return value
 
 
@@ -640,42 +554,10 @@ def check_compatible(
         else:
             problems.append(f"  {labels.get(key, key)}: {source} does not record it, requested {_display(wanted)}")
             continue
-        if _normalise(have) != _normalise(wanted):
+        if comparable(have) != comparable(wanted):
             problems.append(f"  {labels.get(key, key)}: {source} has {_display(have)}, requested {_display(wanted)}")
     if problems:
         raise ValueError(
             f"{source} does not match the requested model:\n" + "\n".join(problems) +
             "\nPass the checkpoint's values (or leave those options out to take them from the checkpoint)."
         )
-
-
-# --------------------------------------------------------------------------------------------------------- RNG states
-def capture_rng_state() -> dict:
-    """torch, CUDA, NumPy and Python random states as checkpoint-safe values (tensors, lists, numbers)."""
-    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
-    py_version, py_internal, py_gauss = random.getstate()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
-        "numpy": {
-            "name": str(np_name),
-            "keys": torch.from_numpy(np.asarray(np_keys, dtype=np.int64)),
-            "pos": int(np_pos),
-            "has_gauss": int(np_has_gauss),
-            "cached_gaussian": float(np_gauss),
-        },
-        "python": {"version": int(py_version), "internal": [int(v) for v in py_internal], "gauss": py_gauss},
-    }
-
-
-def restore_rng_state(state: Mapping) -> None:
-    """Inverse of :func:`capture_rng_state`."""
-    torch.set_rng_state(state["torch"].cpu())
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
-    n = state["numpy"]
-    np.random.set_state(
-        (n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
-    )
-    p = state["python"]
-    random.setstate((p["version"], tuple(p["internal"]), p["gauss"]))

@@ -35,6 +35,7 @@ from .data.batching import WindowBatcher
 from .evaluation import evaluate_branches
 from .metrics import mpjpe_loss
 from .progress import progress_bar, write
+from .random_state import capture_rng_state, restore_rng_state
 from .skeleton import Skeleton
 
 __all__ = [
@@ -383,7 +384,7 @@ class Trainer:
             checkpoints.save_checkpoint(self.best_path, self.model, metrics=metrics, **self._checkpoint_fields())
         checkpoints.save_checkpoint(
             self.last_path, self.model, metrics=metrics, optimizer=self.optimizer, scheduler=self.scheduler,
-            rng_state=checkpoints.capture_rng_state(), **self._checkpoint_fields(),
+            rng_state=capture_rng_state(), **self._checkpoint_fields(),
         )
         dp.barrier(self.distributed)
 
@@ -413,7 +414,7 @@ class Trainer:
         self.model.load_state_dict(payload["model_state"])
         self.optimizer.load_state_dict(payload["optimizer_state"])
         self.scheduler.load_state_dict(payload["scheduler_state"])
-        checkpoints.restore_rng_state(payload["rng_state"])
+        restore_rng_state(payload["rng_state"])
         self.epoch = int(payload["epoch"])
         self.history = [dict(h) for h in payload.get("history", [])]
         self.best_epoch = payload.get("best_epoch")

@@ -8,10 +8,9 @@ import pytest
 import torch
 
 from ehfusion import checkpoints
-from ehfusion.checkpoints import (
-    capture_rng_state, check_compatible, list_checkpoints, read_checkpoint, resolve_checkpoint, restore_rng_state,
-    save_checkpoint,
-)
+from ehfusion import shipping
+from ehfusion.checkpoints import check_compatible, list_checkpoints, read_checkpoint, resolve_checkpoint, save_checkpoint
+from ehfusion.random_state import capture_rng_state, restore_rng_state
 
 CONFIG = {"layout": "h36m", "filter_widths": (3, 3), "channels": 8, "latent": 16, "fusion": "heterogeneous",
           "architecture": "ehfusion", "causal": False, "branches": ("unfused", "fused")}
@@ -148,7 +147,7 @@ def test_strip_training_state_makes_a_small_file(tmp_path):
     model.norm(model.linear(torch.randn(5, 4))).sum().backward()
     optimizer.step()
     path = save(tmp_path / "full.bin", model, optimizer=optimizer, rng_state=capture_rng_state())
-    small = checkpoints.strip_training_state(path, tmp_path / "small.bin")
+    small = shipping.strip_training_state(path, tmp_path / "small.bin")
     payload = read_checkpoint(small)
     assert payload["optimizer_state"] is None and payload["rng_state"] is None
     assert small.stat().st_size < path.stat().st_size
@@ -219,7 +218,8 @@ def test_a_stage1_file_with_the_old_unused_fusion_module_loads_and_resumes(tmp_p
 
 
 def test_half_precision_shipping_copy_loads_and_predicts_like_the_original(tmp_path):
-    from ehfusion.checkpoints import load_checkpoint, save_checkpoint, strip_training_state
+    from ehfusion.checkpoints import load_checkpoint, save_checkpoint
+    from ehfusion.shipping import strip_training_state
     from ehfusion.models import ModelConfig, build_model
 
     config = ModelConfig(channels=16, latent=16, hidden=16, angle_channels=8, angle_features=8, camera_features=8)
@@ -240,16 +240,16 @@ def test_select_by_validation_ranks_seeds_and_refuses_unlike_runs(tmp_path):
     seeds = {0: 53.0, 1: 49.5, 2: 51.0}
     paths = [save(tmp_path / f"seed{s}.bin", best_metric=m, train_config={"lr": 1e-3, "seed": s, "epochs": 10})
              for s, m in seeds.items()]
-    ranked = checkpoints.select_by_validation(paths)
+    ranked = shipping.select_by_validation(paths)
     assert [p.name for p, _ in ranked] == ["seed1.bin", "seed2.bin", "seed0.bin"]
     assert [m for _, m in ranked] == [49.5, 51.0, 53.0]
 
     longer = save(tmp_path / "longer.bin", train_config={"lr": 1e-3, "seed": 3, "epochs": 20})
     with pytest.raises(ValueError, match="differ in train_config.epochs"):
-        checkpoints.select_by_validation([*paths, longer])
+        shipping.select_by_validation([*paths, longer])
     stage3 = save(tmp_path / "stage3.bin", strategy="three-stage", stage=3, train_config={"lr": 1e-3, "epochs": 10})
     with pytest.raises(ValueError, match="differ in strategy, stage"):
-        checkpoints.select_by_validation([paths[0], stage3])
+        shipping.select_by_validation([paths[0], stage3])
     unvalidated = save(tmp_path / "noval.bin", best_metric=None)
     with pytest.raises(ValueError, match="no validation error"):
-        checkpoints.select_by_validation([unvalidated])
+        shipping.select_by_validation([unvalidated])

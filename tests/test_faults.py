@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from ehfusion import checkpoints, paths
+from ehfusion import checkpoints, paths, shipping
 from ehfusion.checkpoints import list_checkpoints, load_checkpoint, read_checkpoint, save_checkpoint
 from ehfusion.cli.checkpoints import main as checkpoints_command
 from ehfusion.data import loading
@@ -328,7 +328,7 @@ def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
         save_checkpoint(path, build_model(TINY), model_config=TINY, strategy="one-stage", stage=1,
                         dataset="embedded", keypoints="gt", epoch=2)
     with pytest.raises(OSError):  # still an OSError for code that guards writes that way
-        checkpoints.strip_training_state(path, tmp_path / "small.bin")
+        shipping.strip_training_state(path, tmp_path / "small.bin")
     assert_nothing_lost(before, tmp_path)
 
 

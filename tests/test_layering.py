@@ -6,11 +6,11 @@ only runs later). Layers, lowest first; a module may import its own layer and th
 ============  =====================================================================================================
 layer         modules (by their first name under ``ehfusion``)
 ============  =====================================================================================================
-base          errors, paths, io, progress, skeleton, geometry, cameras, metrics, style
+base          errors, paths, io, progress, random_state, skeleton, geometry, cameras, metrics, style
 data          data (files, the embedded dataset, batching), keypoints (your own 2D keypoints)
 models        models
 evaluation    evaluation (predictions and the Human3.6M protocol; training validates with it)
-training      distributed, checkpoints, training, recipe
+training      distributed, checkpoints, shipping, training, recipe
 applications  experiments, visualisation, model_figures, report_plots, widgets, lift, video, cli, run_onestage,
               run_threestage, course, __main__ (``python -m ehfusion``)
 ============  =====================================================================================================
@@ -23,11 +23,12 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "ehfusion"
 
 LAYERS = {
-    "base": ("ehfusion", "errors", "paths", "io", "progress", "skeleton", "geometry", "cameras", "metrics", "style"),
+    "base": ("ehfusion", "errors", "paths", "io", "progress", "random_state", "skeleton", "geometry", "cameras", "metrics",
+             "style"),
     "data": ("data", "keypoints"),
     "models": ("models",),
     "evaluation": ("evaluation",),
-    "training": ("distributed", "checkpoints", "training", "recipe"),
+    "training": ("distributed", "checkpoints", "shipping", "training", "recipe"),
     "applications": ("experiments", "visualisation", "model_figures", "report_plots", "widgets", "lift", "video",
                      "cli", "run_onestage", "run_threestage", "course", "__main__", "explorer", "explorer_figures",
                      "checkpoint_choice"),

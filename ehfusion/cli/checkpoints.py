@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Sequence
 
 from .. import paths
-from ..checkpoints import (describe, earlier_stage_histories, list_checkpoints, read_checkpoint, resolve_checkpoint,
-                           select_by_validation, strip_training_state)
+from ..checkpoints import describe, list_checkpoints, read_checkpoint, resolve_checkpoint
+from ..shipping import earlier_stage_histories, select_by_validation, strip_training_state
 from . import HelpFormatter, add_debug_argument, report_errors
 
 __all__ = ["main", "build_parser"]
