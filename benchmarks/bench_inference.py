@@ -30,7 +30,7 @@ def _sequence(num_frames: int, joints: int, seed: int = 0) -> torch.Tensor:
     return (base + 0.05 * torch.sin(t + torch.rand(1, joints, 2, generator=g) * 6)).float()
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def sequence_fps(name: str, frames: int, *, size: str = "small", length: int = 1000, repeats: int = 2) -> dict:
     """Whole-sequence inference speed of one model (frames per second)."""
     torch.manual_seed(0)
@@ -51,7 +51,7 @@ def sequence_fps(name: str, frames: int, *, size: str = "small", length: int = 1
             "sequence_macs": sequence_macs_per_frame(model)}
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def streaming(name: str, frames: int, *, size: str = "small", steps: int = 200, warmup: int = 10,
               threads: int | None = 1) -> dict:
     """Latency of a causal model predicting each new frame as it arrives (one stream, batch 1).
