@@ -136,7 +136,7 @@ def normalised_activations(model) -> int:
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.enable_grad():  # every BatchNorm runs as itself (without gradients they fold into the products)
             model(*make_batch(model.config, 1)[:2])
     finally:
         model.train(was_training)

@@ -472,3 +472,67 @@ def test_fusion_picks_the_operator_by_kind_whatever_the_group_order():
     limbs = fusion.operators["limb"](inputs[:, [0, 2]])
     assert torch.allclose(fused[:, [0, 2]], limbs, atol=1e-6)
     assert torch.allclose(fused[:, 1:2], fusion.operators["torso"](inputs[:, 1:2]), atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# evaluation without gradients: BatchNorm folded into the products
+
+
+def _with_trained_statistics(model, cfg, seed=0):
+    """Give every BatchNorm non-trivial running statistics and affine parameters (a fresh one is the identity)."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                for name in ("weight", "bias", "shared_weight", "shared_bias"):
+                    tensor = getattr(module, name, None)
+                    if isinstance(tensor, torch.Tensor):
+                        tensor.copy_(torch.randn_like(tensor) * 0.3 + (1.0 if "weight" in name else 0.0))
+        model.train()
+        for k in range(3):
+            model(*inputs(cfg, batch=16, seed=seed + k))
+    return model.eval()
+
+
+@pytest.mark.parametrize("changes", [
+    {},                                                           # one-stage: unfused and fused (heterogeneous)
+    {"branches": ("fused",), "fusion": "fc"},
+    {"branches": ("fused",), "fusion": "nddr"},
+    {"causal": True},
+    {"architecture": "videopose3d"},
+], ids=["one-stage", "fc", "nddr", "causal", "videopose3d"])
+def test_evaluation_without_gradients_folds_batch_norm_and_gives_the_same_poses(changes):
+    cfg = small(**changes)
+    torch.manual_seed(3)
+    model = _with_trained_statistics(build_model(cfg), cfg)
+    window, camera = inputs(cfg, seed=7)
+    with torch.enable_grad():                                     # every BatchNorm runs as itself
+        plain = model(window, camera)
+    with torch.inference_mode():                                  # folded into the preceding products
+        folded = model(window, camera)
+    for branch in plain:
+        assert torch.allclose(plain[branch], folded[branch], rtol=1e-5, atol=1e-6), branch
+    keypoints, camera1 = inputs(cfg, batch=1, seed=8, frames=cfg.receptive_field + 20)
+    with torch.enable_grad():
+        plain_sequence = model.forward_sequence(keypoints, camera1)
+    with torch.no_grad():
+        folded_sequence = model.forward_sequence(keypoints, camera1)
+    for branch in plain_sequence:
+        assert torch.allclose(plain_sequence[branch], folded_sequence[branch], rtol=1e-5, atol=1e-6), branch
+
+
+def test_folded_weights_follow_new_weights_and_statistics():
+    cfg = small()
+    torch.manual_seed(4)
+    model = _with_trained_statistics(build_model(cfg), cfg, seed=1)
+    window, camera = inputs(cfg, seed=9)
+    with torch.inference_mode():
+        before = model(window, camera)["fused"]
+    other = _with_trained_statistics(build_model(cfg), cfg, seed=2)
+    model.load_state_dict(other.state_dict())                      # new weights and running statistics
+    with torch.inference_mode():
+        after = model(window, camera)["fused"]
+    with torch.enable_grad():
+        expected = other(window, camera)["fused"]
+    assert not torch.allclose(before, after)
+    assert torch.allclose(after, expected, rtol=1e-5, atol=1e-6)

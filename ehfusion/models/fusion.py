@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..skeleton import JointGroup
-from .blocks import GroupBatchNorm, GroupedFCBlock, GroupedLinear
+from .blocks import GroupBatchNorm, GroupedFCBlock, GroupedLinear, fold_batch_norm, folds_batch_norm
 
 __all__ = ["FCFusion", "NDDRFusion", "GroupFusion", "OPERATORS_BY_VARIANT", "other_group_index"]
 
@@ -66,6 +66,9 @@ class NDDRFusion(nn.Module):
         self.bn = GroupBatchNorm(latent, groups, shared_affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if folds_batch_norm(self):  # evaluation without gradients: one product with the BatchNorm folded in
+            weight, bias, _ = fold_batch_norm(self.linear, self.bn)
+            return F.relu(self.linear.apply_weights(x, weight, bias, None), inplace=True)
         return F.relu(self.bn(self.linear(x)))
 
 

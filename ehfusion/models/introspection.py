@@ -80,7 +80,9 @@ def count_macs(model: nn.Module, layout_joints: int | None = None) -> int:
         window = torch.zeros(1, model.receptive_field if hasattr(model, "receptive_field")
                              else model.config.receptive_field, joints, 2)
         camera = torch.tensor([[2.29, 2.29, 0.03, 0.03, 0, 0, 0, 0, 0]], dtype=torch.float32)
-        with torch.no_grad():
+        # with gradients on, every layer runs as itself (evaluation without gradients folds the BatchNorms into
+        # the products, which would skip the hooks)
+        with torch.inference_mode(False), torch.enable_grad():
             model(window, camera)
     finally:
         for handle in handles:
