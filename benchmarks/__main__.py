@@ -129,6 +129,7 @@ def normalised_activations(model) -> int:
     """Numbers per window that pass through a BatchNorm (each is then normalised, activated, dropped out and, in
     backward, differentiated through all three): the elementwise work of a step, as MACs are its matrix work."""
     from benchmarks.bench_model import make_batch
+    from ehfusion.models.blocks import batch_norm_unfolded
 
     counts = []
     hooks = [module.register_forward_hook(lambda _m, _i, out: counts.append(out.numel()))
@@ -136,7 +137,7 @@ def normalised_activations(model) -> int:
     was_training = model.training
     model.eval()
     try:
-        with torch.enable_grad():  # every BatchNorm runs as itself (without gradients they fold into the products)
+        with torch.no_grad(), batch_norm_unfolded():  # every BatchNorm runs as itself, so that its hook counts it
             model(*make_batch(model.config, 1)[:2])
     finally:
         model.train(was_training)

@@ -6,7 +6,7 @@ from torch import nn
 
 from benchmarks.release_style import release_style_from
 from ehfusion.models import ModelConfig, build_model, stage_config
-from ehfusion.models.blocks import CameraEmbedding, GroupedLinear, count_real_parameters
+from ehfusion.models.blocks import CameraEmbedding, GroupedLinear, batch_norm_unfolded, count_real_parameters
 from ehfusion.models.introspection import count_macs, model_table, parameter_counts, sequence_macs_per_frame
 from ehfusion.models.ops import (SMALL_ROWS, bernoulli_keep_mask, grouped_matmul, grouped_matmul_keep_tap,
                                  leaky_relu_dropout)
@@ -506,19 +506,27 @@ def test_evaluation_without_gradients_folds_batch_norm_and_gives_the_same_poses(
     torch.manual_seed(3)
     model = _with_trained_statistics(build_model(cfg), cfg)
     window, camera = inputs(cfg, seed=7)
-    with torch.enable_grad():                                     # every BatchNorm runs as itself
+    with torch.no_grad(), batch_norm_unfolded():                  # every BatchNorm runs as itself
         plain = model(window, camera)
     with torch.inference_mode():                                  # folded into the preceding products
         folded = model(window, camera)
     for branch in plain:
         assert torch.allclose(plain[branch], folded[branch], rtol=1e-5, atol=1e-6), branch
     keypoints, camera1 = inputs(cfg, batch=1, seed=8, frames=cfg.receptive_field + 20)
-    with torch.enable_grad():
+    with torch.no_grad(), batch_norm_unfolded():
         plain_sequence = model.forward_sequence(keypoints, camera1)
     with torch.no_grad():
         folded_sequence = model.forward_sequence(keypoints, camera1)
     for branch in plain_sequence:
         assert torch.allclose(plain_sequence[branch], folded_sequence[branch], rtol=1e-5, atol=1e-6), branch
+
+
+def test_macs_are_counted_also_for_a_model_built_in_inference_mode():
+    cfg = small()
+    expected = count_macs(build_model(cfg))
+    with torch.inference_mode():
+        model = build_model(cfg).eval()
+        assert count_macs(model) == expected > 0
 
 
 def test_folded_weights_follow_new_weights_and_statistics():
@@ -532,7 +540,7 @@ def test_folded_weights_follow_new_weights_and_statistics():
     model.load_state_dict(other.state_dict())                      # new weights and running statistics
     with torch.inference_mode():
         after = model(window, camera)["fused"]
-    with torch.enable_grad():
+    with torch.no_grad(), batch_norm_unfolded():
         expected = other(window, camera)["fused"]
     assert not torch.allclose(before, after)
     assert torch.allclose(after, expected, rtol=1e-5, atol=1e-6)

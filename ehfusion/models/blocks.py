@@ -15,8 +15,9 @@ are left out of the parameter counts (:meth:`GroupedLinear.real_parameter_count`
 """
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +34,7 @@ __all__ = [
     "count_real_parameters",
     "fold_batch_norm",
     "folds_batch_norm",
+    "batch_norm_unfolded",
 ]
 
 
@@ -272,9 +274,24 @@ class GroupBatchNorm(nn.BatchNorm1d):
         return F.batch_norm(x, self.running_mean, self.running_var, weight, bias, self.training, momentum, self.eps)
 
 
+_FOLDING = {"allowed": True}
+
+
+@contextlib.contextmanager
+def batch_norm_unfolded() -> Iterator[None]:
+    """Inside this context every BatchNorm runs as itself, also in evaluation without gradients (for hooks that
+    count what each layer computes, and for checking the folded path against the plain one)."""
+    previous, _FOLDING["allowed"] = _FOLDING["allowed"], False
+    try:
+        yield
+    finally:
+        _FOLDING["allowed"] = previous
+
+
 def folds_batch_norm(module: nn.Module) -> bool:
-    """Whether ``module`` runs its BatchNorms folded into the preceding layers: in evaluation without gradients."""
-    return not module.training and not torch.is_grad_enabled()
+    """Whether ``module`` runs its BatchNorms folded into the preceding layers: in evaluation without gradients
+    (outside :func:`batch_norm_unfolded`)."""
+    return _FOLDING["allowed"] and not module.training and not torch.is_grad_enabled()
 
 
 def fold_batch_norm(layer: GroupedLinear, bn: GroupBatchNorm) -> tuple[torch.Tensor, torch.Tensor,

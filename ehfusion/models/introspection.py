@@ -12,7 +12,7 @@ from typing import Iterable, Mapping
 import torch
 from torch import nn
 
-from .blocks import GroupedLinear, count_real_parameters
+from .blocks import GroupedLinear, batch_norm_unfolded, count_real_parameters
 from .config import ModelConfig
 
 __all__ = ["receptive_field", "parameter_counts", "count_macs", "sequence_macs_per_frame", "model_table"]
@@ -80,9 +80,7 @@ def count_macs(model: nn.Module, layout_joints: int | None = None) -> int:
         window = torch.zeros(1, model.receptive_field if hasattr(model, "receptive_field")
                              else model.config.receptive_field, joints, 2)
         camera = torch.tensor([[2.29, 2.29, 0.03, 0.03, 0, 0, 0, 0, 0]], dtype=torch.float32)
-        # with gradients on, every layer runs as itself (evaluation without gradients folds the BatchNorms into
-        # the products, which would skip the hooks)
-        with torch.inference_mode(False), torch.enable_grad():
+        with torch.no_grad(), batch_norm_unfolded():  # every layer runs as itself, so that its hook counts it
             model(window, camera)
     finally:
         for handle in handles:
