@@ -36,7 +36,7 @@ from .checkpoints import Checkpoint, list_checkpoints, load_checkpoint
 from .data import PoseDataset, Sequence
 from .evaluation import predict_branches
 from .experiments.robustness import add_pixel_noise
-from .visualisation import joint_errors_mm
+from .metrics import joint_errors_mm
 
 __all__ = ["ExplorerState", "Selection", "NO_CHECKPOINT", "SPLITS"]
 

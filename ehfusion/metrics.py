@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "joint_errors_mm",
     "mpjpe_loss",
     "per_frame_mpjpe",
     "per_frame_p_mpjpe",
@@ -55,6 +56,15 @@ def per_frame_mpjpe(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Mean joint distance per frame: ``(..., J, 3) -> (...)``."""
     _check_shapes(predicted, target)
     return np.linalg.norm(np.asarray(predicted) - np.asarray(target), axis=-1).mean(axis=-1)
+
+
+def joint_errors_mm(prediction, ground_truth) -> np.ndarray:
+    """Euclidean error of every joint in millimetres (inputs in metres, same shape ``(..., J, 3)``)."""
+    prediction = np.asarray(prediction, dtype=np.float64)
+    ground_truth = np.asarray(ground_truth, dtype=np.float64)
+    if prediction.shape != ground_truth.shape:
+        raise ValueError(f"prediction {prediction.shape} and ground truth {ground_truth.shape} differ in shape")
+    return np.linalg.norm(prediction - ground_truth, axis=-1) * 1000.0
 
 
 def per_joint_errors(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:

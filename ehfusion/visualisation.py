@@ -33,6 +33,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from . import geometry
+from .metrics import joint_errors_mm  # re-exported: the figures colour joints by it (vis.joint_errors_mm)
 from .skeleton import H36M_17, Skeleton, get_skeleton
 from .style import SIDE_COLOURS, figure_style, group_colours, styled, use_style
 
@@ -160,15 +161,6 @@ def set_axes_equal_3d(ax, centre=(0.0, 0.0, 0.0), radius: float = 1.0, zoom: flo
 def _auto_radius(points: np.ndarray, margin: float = 1.1, minimum: float = 0.5) -> float:
     extent = np.nanmax(points, axis=0) - np.nanmin(points, axis=0)
     return float(max(minimum, margin * np.nanmax(extent) / 2.0))
-
-
-def joint_errors_mm(prediction, ground_truth) -> np.ndarray:
-    """Euclidean error of every joint in millimetres (inputs in metres, same shape ``(..., J, 3)``)."""
-    prediction = np.asarray(prediction, dtype=np.float64)
-    ground_truth = np.asarray(ground_truth, dtype=np.float64)
-    if prediction.shape != ground_truth.shape:
-        raise ValueError(f"prediction {prediction.shape} and ground truth {ground_truth.shape} differ in shape")
-    return np.linalg.norm(prediction - ground_truth, axis=-1) * 1000.0
 
 
 # ------------------------------------------------------------------------------------------------------------ artists

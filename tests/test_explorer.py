@@ -12,7 +12,7 @@ from ehfusion.checkpoint_choice import best_checkpoint, validation_p1
 from ehfusion.checkpoints import load_checkpoint
 from ehfusion.errors import CheckpointError
 from ehfusion.explorer import NO_CHECKPOINT, ExplorerState, Selection
-from ehfusion.visualisation import joint_errors_mm
+from ehfusion.metrics import joint_errors_mm
 from explorer_support import (FRAMES, checkpoints, dataset, direct_prediction, first_frames,  # noqa: F401 (fixtures)
                               save_tiny_checkpoint)
 
