@@ -25,8 +25,9 @@ from ..cameras import camera_intrinsics, check_image_size, default_intrinsics
 from .coco_json import read_coco_json, write_coco_json
 from .files import load_keypoints
 from .gaps import FillReport, fill_missing
-from .keypoints2d import INPUT_LAYOUTS, MIN_FRAMES, Keypoints2D, keypoints_from_array
-from .layouts import HEAD_EXTENSION, coco_from_h36m, conversion_matrix, convert_layout, converted_mask
+from .keypoints2d import INPUT_LAYOUTS, MIN_FRAMES, Keypoints2D, check_input_layout, keypoints_from_array
+from .layouts import (HEAD_EXTENSION, coco_from_h36m, conversion_matrix, convert_layout, converted_mask,
+                      source_joints_used)
 from .prepare import PreparedKeypoints, normalize_keypoints, pixels_from_normalized, prepare_keypoints
 
 __all__ = [
@@ -38,11 +39,13 @@ __all__ = [
     "PreparedKeypoints",
     "load_keypoints",
     "keypoints_from_array",
+    "check_input_layout",
     "read_coco_json",
     "write_coco_json",
     "conversion_matrix",
     "convert_layout",
     "converted_mask",
+    "source_joints_used",
     "coco_from_h36m",
     "fill_missing",
     "normalize_keypoints",

@@ -27,14 +27,16 @@ import numpy as np
 import torch
 
 from ..keypoints import (
-    INPUT_LAYOUTS,
+    HEAD_EXTENSION,
     FillReport,
     PreparedKeypoints,
     camera_intrinsics,
     check_image_size,
+    check_input_layout,
     conversion_matrix,
     normalize_keypoints,
     prepare_keypoints,
+    source_joints_used,
 )
 from ..skeleton import Skeleton, get_skeleton
 
@@ -249,11 +251,13 @@ class StreamingLifter:
     ``push`` returns ``None``.
 
     The forward pass runs on ``threads`` torch threads (default 1, the fastest for one window at a time; ``None``:
-    the process's setting); the process's thread count is restored after every frame.
+    the process's setting); the process's thread count is restored after every frame. ``head_extension`` is that of
+    the COCO -> Human3.6M conversion (:func:`ehfusion.keypoints.conversion_matrix`).
     """
 
     def __init__(self, checkpoint, width, height, *, layout: str = "coco", min_confidence: float = 0.3,
-                 intrinsics=None, flip_tta: bool = True, branch: str | None = None, threads: int | None = 1) -> None:
+                 intrinsics=None, flip_tta: bool = True, branch: str | None = None, threads: int | None = 1,
+                 head_extension: float = HEAD_EXTENSION) -> None:
         self.model, self.name = load_lifter(checkpoint)
         if not bool(_model_fact(self.model, "causal", False)):
             raise ValueError(
@@ -264,12 +268,11 @@ class StreamingLifter:
         if not 0.0 <= min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
         self.skeleton = model_skeleton(self.model)
-        self.source = get_skeleton(layout)
-        if self.source.name not in INPUT_LAYOUTS:
-            raise KeyError(f"unknown keypoint layout {layout!r}; known layouts: {', '.join(INPUT_LAYOUTS)}")
+        self.source = get_skeleton(check_input_layout(layout))
         self.width, self.height = check_image_size(width, height)
-        self.matrix = conversion_matrix(self.source, self.skeleton)
-        self.needed = (self.matrix != 0).any(axis=0)
+        self.matrix = conversion_matrix(self.source, self.skeleton, head_extension=head_extension)
+        self.needed = np.zeros(self.source.num_joints, bool)  # the source joints the conversion reads
+        self.needed[source_joints_used(self.source, self.skeleton, head_extension=head_extension)] = True
         self.min_confidence = float(min_confidence)
         self.receptive_field = int(self.model.receptive_field)
         if threads is not None and threads < 1:
