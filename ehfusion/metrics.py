@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "joint_distances",
     "joint_errors_mm",
     "mpjpe_loss",
     "per_frame_mpjpe",
@@ -39,7 +40,8 @@ __all__ = [
 
 def _check_shapes(predicted, target) -> None:
     if predicted.shape != target.shape:
-        raise ValueError(f"prediction shape {tuple(predicted.shape)} differs from target shape {tuple(target.shape)}")
+        raise ValueError(f"prediction shape {tuple(predicted.shape)} differs from target shape {tuple(target.shape)}; "
+                         "they must not differ in shape: the same frames and joints, (..., J, 3)")
     if predicted.shape[-1] != 3:
         raise ValueError(f"poses must end in (J, 3) coordinates, got shape {tuple(predicted.shape)}")
 
@@ -54,23 +56,24 @@ def mpjpe_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 # -------------------------------------------------------------------------------------------------------- evaluation
 def per_frame_mpjpe(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Mean joint distance per frame: ``(..., J, 3) -> (...)``."""
+    return joint_distances(predicted, target).mean(axis=-1)
+
+
+def joint_distances(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Euclidean distance of every joint: ``(..., J, 3) -> (..., J)`` (the unit of the inputs)."""
+    predicted, target = np.asarray(predicted), np.asarray(target)
     _check_shapes(predicted, target)
-    return np.linalg.norm(np.asarray(predicted) - np.asarray(target), axis=-1).mean(axis=-1)
+    return np.linalg.norm(predicted - target, axis=-1)
 
 
 def joint_errors_mm(prediction, ground_truth) -> np.ndarray:
     """Euclidean error of every joint in millimetres (inputs in metres, same shape ``(..., J, 3)``)."""
-    prediction = np.asarray(prediction, dtype=np.float64)
-    ground_truth = np.asarray(ground_truth, dtype=np.float64)
-    if prediction.shape != ground_truth.shape:
-        raise ValueError(f"prediction {prediction.shape} and ground truth {ground_truth.shape} differ in shape")
-    return np.linalg.norm(prediction - ground_truth, axis=-1) * 1000.0
+    return joint_distances(np.asarray(prediction, dtype=np.float64), np.asarray(ground_truth, dtype=np.float64)) * 1000.0
 
 
 def per_joint_errors(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Mean distance per joint over all leading axes: ``(..., J, 3) -> (J,)``."""
-    _check_shapes(predicted, target)
-    dist = np.linalg.norm(np.asarray(predicted) - np.asarray(target), axis=-1)
+    dist = joint_distances(predicted, target)
     return dist.reshape(-1, dist.shape[-1]).mean(axis=0)
 
 
